@@ -1,0 +1,42 @@
+"""Where a study reads and writes its files, relative to the project folder.
+
+Raw responses are never modified once written; every later stage reads the stage
+before it and writes its own folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """Folders of one data set's study inside ``project_dir``."""
+
+    project_dir: Path
+    dataset: str
+
+    @classmethod
+    def create(cls, project_dir: str | Path, dataset: str) -> StudyPaths:
+        return cls(Path(project_dir).resolve(), dataset)
+
+    @property
+    def sample_dir(self) -> Path:
+        """Generated sample responses, served by the replay transport."""
+        return self.project_dir / "data" / "sample"
+
+    @property
+    def raw_dir(self) -> Path:
+        """Raw API responses, one file per response."""
+        return self.project_dir / "data" / "raw" / self.dataset
+
+    @property
+    def processed_dir(self) -> Path:
+        """Tidy Parquet tables."""
+        return self.project_dir / "data" / "processed" / self.dataset
+
+    @property
+    def figures_dir(self) -> Path:
+        """Report figures, PNG and SVG."""
+        return self.project_dir / "figures"

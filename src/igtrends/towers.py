@@ -1,0 +1,350 @@
+"""The two-tower retrieval model in Keras 3.
+
+A user tower maps a user's id and features to an L2-normalised embedding, a content
+tower does the same for an item (a post, or a movie on MovieLens). The score of a pair
+is the dot product of the two embeddings, their cosine similarity. Training uses real
+engagement pairs with a softmax over in-batch negatives (default) or, for comparison
+with the original prototype, binary cross-entropy on uniformly sampled negatives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from igtrends.errors import ConfigurationError  # noqa: E402
+from igtrends.log import get_logger  # noqa: E402
+from igtrends.losses import in_batch_softmax_loss, sampled_binary_cross_entropy  # noqa: E402
+
+log = get_logger("towers")
+
+
+@dataclass
+class TwoTowerConfig:
+    """Architecture and training settings of :class:`TwoTowerModel`."""
+
+    embedding_dim: int = 64
+    """Size of the output embeddings that are compared."""
+    id_embedding_dim: int = 64
+    """Size of the learned id embedding inside each tower (0 turns ids off)."""
+    hidden_units: tuple[int, ...] = (128,)
+    """ReLU layers between the tower input and its linear output layer."""
+    use_features: bool = True
+    """Feed the user and item feature vectors into the towers."""
+    dropout: float = 0.0
+    loss: Literal["softmax", "bce"] = "softmax"
+    """``softmax``: in-batch negatives; ``bce``: binary cross-entropy on sampled negatives."""
+    temperature: float = 0.05
+    """Divides the cosine similarities before the softmax (or the sigmoid, for ``bce``)."""
+    logq_correction: bool = True
+    """Subtract log item frequency from in-batch logits (softmax loss only)."""
+    mask_duplicates: bool = True
+    """Mask other rows of the batch that hold the same item (softmax loss only)."""
+    negatives_per_positive: int = 4
+    """Uniformly sampled negatives per positive pair (bce loss only)."""
+    batch_size: int = 1024
+    epochs: int = 20
+    learning_rate: float = 0.003
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("softmax", "bce"):
+            raise ConfigurationError(f"loss={self.loss!r} is unknown; use 'softmax' or 'bce'")
+        if self.temperature <= 0:
+            raise ConfigurationError(f"temperature={self.temperature!r} must be positive, e.g. 0.05")
+        if self.id_embedding_dim <= 0 and not self.use_features:
+            raise ConfigurationError(
+                "the towers have no input: set id_embedding_dim > 0 or use_features=True"
+            )
+        for name in ("embedding_dim", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name}={getattr(self, name)!r} must be at least 1")
+        self.hidden_units = tuple(int(units) for units in self.hidden_units)
+
+
+def build_tower(
+    name: str, n_ids: int, n_features: int, config: TwoTowerConfig
+) -> keras.Model:
+    """Build one tower: inputs ``index`` (int) and ``features`` (float), output a unit vector."""
+    index = keras.Input(shape=(), dtype="int32", name="index")
+    features = keras.Input(shape=(n_features,), dtype="float32", name="features")
+    parts = []
+    if config.id_embedding_dim > 0:
+        parts.append(
+            keras.layers.Embedding(n_ids, config.id_embedding_dim, name="id_embedding")(index)
+        )
+    if config.use_features and n_features > 0:
+        parts.append(features)
+    if not parts:
+        raise ConfigurationError(
+            f"the {name} has no input: it has no features and id embeddings are off"
+        )
+    hidden = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="inputs")(parts)
+    for position, units in enumerate(config.hidden_units):
+        hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{position}")(hidden)
+        if config.dropout > 0:
+            hidden = keras.layers.Dropout(config.dropout, seed=config.seed)(hidden)
+    # The last layer is linear: a ReLU here would confine embeddings to the positive
+    # orthant, where no two cosines can be negative.
+    output = keras.layers.Dense(config.embedding_dim, name="projection")(hidden)
+    output = keras.layers.UnitNormalization(name="l2_normalize")(output)
+    return keras.Model({"index": index, "features": features}, output, name=name)
+
+
+@dataclass
+class TrainingHistory:
+    """Losses per epoch and the wall-clock training time."""
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    examples_per_second: float = 0.0
+
+    def as_dict(self) -> dict[str, list[float]]:
+        curves = {"loss": self.loss}
+        if self.val_loss:
+            curves["val_loss"] = self.val_loss
+        return curves
+
+
+class TwoTowerModel:
+    """A user tower and a content tower trained on (user, item) engagement pairs.
+
+    ``user_features`` and ``item_features`` are float32 matrices with one row per user
+    and per item, already scaled on training rows (see :mod:`igtrends.features`).
+    """
+
+    def __init__(
+        self,
+        user_features: np.ndarray,
+        item_features: np.ndarray,
+        config: TwoTowerConfig | None = None,
+    ) -> None:
+        self.config = config or TwoTowerConfig()
+        self.user_features = np.ascontiguousarray(user_features, dtype=np.float32)
+        self.item_features = np.ascontiguousarray(item_features, dtype=np.float32)
+        keras.utils.set_random_seed(self.config.seed)
+        self.user_tower = build_tower(
+            "user_tower", len(self.user_features), self.user_features.shape[1], self.config
+        )
+        self.item_tower = build_tower(
+            "content_tower", len(self.item_features), self.item_features.shape[1], self.config
+        )
+        # Learned offset of the pointwise logit, used by the bce loss only.
+        self.bias = tf.Variable(0.0, dtype=tf.float32, name="bce_bias")
+        self.history = TrainingHistory()
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_features)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_features)
+
+    def _embed(self, tower: keras.Model, features: tf.Tensor, index: tf.Tensor, training: bool):
+        return tower(
+            {"index": tf.cast(index, tf.int32), "features": tf.gather(features, index)},
+            training=training,
+        )
+
+    def fit(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: bool = True,
+    ) -> TrainingHistory:
+        """Train on engagement pairs given as row positions of users and items.
+
+        ``validation`` pairs, carved from the training data, give a loss per epoch and
+        are never trained on. Training is deterministic for a given seed on the CPU.
+        """
+        config = self.config
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        if len(users) != len(items) or len(users) == 0:
+            raise ValueError(
+                f"got {len(users)} users and {len(items)} items; pass one item per user "
+                "and at least one pair"
+            )
+        keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
+
+        user_features = tf.constant(self.user_features)
+        item_features = tf.constant(self.item_features)
+        counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
+        # An item never seen in training keeps a tiny probability so its log stays finite.
+        probability = np.maximum(counts, 0.5) / len(items)
+        log_q = tf.constant(np.log(probability), dtype=tf.float32)
+        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        variables = self.user_tower.trainable_variables + self.item_tower.trainable_variables
+        if config.loss == "bce":
+            variables = [*variables, self.bias]
+        n_items = self.n_items
+
+        def batch_loss(batch_users, batch_items, training, seed):
+            query = self._embed(self.user_tower, user_features, batch_users, training)
+            candidate = self._embed(self.item_tower, item_features, batch_items, training)
+            if config.loss == "softmax":
+                return in_batch_softmax_loss(
+                    query,
+                    candidate,
+                    batch_items,
+                    config.temperature,
+                    tf.gather(log_q, batch_items) if config.logq_correction else None,
+                    config.mask_duplicates,
+                )
+            negatives = tf.random.stateless_uniform(
+                [tf.shape(batch_items)[0], config.negatives_per_positive],
+                seed=seed, minval=0, maxval=n_items, dtype=tf.int64,
+            )
+            negative_vectors = self._embed(
+                self.item_tower, item_features, tf.reshape(negatives, [-1]), training
+            )
+            negative_vectors = tf.reshape(
+                negative_vectors, [-1, config.negatives_per_positive, config.embedding_dim]
+            )
+            positive_logits = tf.reduce_sum(query * candidate, -1) / config.temperature + self.bias
+            negative_logits = (
+                tf.einsum("bd,bnd->bn", query, negative_vectors) / config.temperature + self.bias
+            )
+            return sampled_binary_cross_entropy(positive_logits, negative_logits)
+
+        @tf.function(reduce_retracing=True)
+        def train_step(batch_users, batch_items, seed):
+            with tf.GradientTape() as tape:
+                loss = batch_loss(batch_users, batch_items, True, seed)
+            gradients = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(gradients, variables))
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def validation_step(batch_users, batch_items, seed):
+            return batch_loss(batch_users, batch_items, False, seed)
+
+        rng = np.random.default_rng(config.seed)
+        n_batches = int(np.ceil(len(users) / config.batch_size))
+        started = time.perf_counter()
+        epochs = tqdm(range(config.epochs), desc="training", unit="epoch", disable=not progress)
+        step = 0
+        for epoch in epochs:
+            order = rng.permutation(len(users))
+            total = 0.0
+            for batch in range(n_batches):
+                rows = order[batch * config.batch_size : (batch + 1) * config.batch_size]
+                step += 1
+                loss = train_step(
+                    tf.constant(users[rows]), tf.constant(items[rows]), tf.constant([config.seed, step])
+                )
+                total += float(loss) * len(rows)
+            self.history.loss.append(total / len(users))
+            if validation is not None and len(validation[0]):
+                self.history.val_loss.append(self._mean_loss(validation_step, *validation))
+            epochs.set_postfix(loss=f"{self.history.loss[-1]:.4f}")
+            log.debug("epoch %d loss %.4f", epoch + 1, self.history.loss[-1])
+        self.history.seconds = time.perf_counter() - started
+        self.history.examples_per_second = len(users) * config.epochs / self.history.seconds
+        log.info(
+            "trained %d epochs on %d pairs in %.1f s (%.0f examples/s)",
+            config.epochs, len(users), self.history.seconds, self.history.examples_per_second,
+        )
+        return self.history
+
+    def _mean_loss(self, step, users: np.ndarray, items: np.ndarray) -> float:
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        # Fixed batches in a fixed order keep the validation loss comparable across epochs.
+        total = 0.0
+        for start in range(0, len(users), self.config.batch_size):
+            stop = start + self.config.batch_size
+            seed = tf.constant([self.config.seed, -1 - start])
+            total += float(step(tf.constant(users[start:stop]), tf.constant(items[start:stop]), seed)) * len(users[start:stop])
+        return total / len(users)
+
+    def user_embeddings(self, users: np.ndarray | None = None) -> np.ndarray:
+        """Return the unit-length embeddings of the given users (default: all)."""
+        users = np.arange(self.n_users) if users is None else np.asarray(users, dtype=np.int64)
+        return self._embed_all(self.user_tower, self.user_features, users)
+
+    def item_embeddings(self, items: np.ndarray | None = None) -> np.ndarray:
+        """Return the unit-length embeddings of the given items (default: all)."""
+        items = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
+        return self._embed_all(self.item_tower, self.item_features, items)
+
+    @staticmethod
+    def _embed_all(tower: keras.Model, features: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(rows), 8192):
+            chunk = rows[start : start + 8192]
+            outputs.append(
+                tower({"index": chunk.astype(np.int32), "features": features[chunk]}, training=False)
+            )
+        if not outputs:
+            return np.zeros((0, tower.output_shape[-1]), dtype=np.float32)
+        return np.concatenate([np.asarray(output) for output in outputs]).astype(np.float32)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        """Return the cosine scores of ``users`` against every item (users x items)."""
+        if not hasattr(self, "_item_matrix"):
+            self._item_matrix = self.item_embeddings()
+        return self.user_embeddings(users) @ self._item_matrix.T
+
+    def predict_proba(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Return the engagement probability of pairs under the bce loss's sigmoid."""
+        if self.config.loss != "bce":
+            raise ConfigurationError(
+                "predict_proba needs a model trained with loss='bce'; the softmax loss "
+                "gives scores for ranking, not calibrated probabilities"
+            )
+        user_vectors = self.user_embeddings(users)
+        item_vectors = self.item_embeddings(items)
+        logits = np.sum(user_vectors * item_vectors, axis=1) / self.config.temperature
+        logits = logits + float(self.bias.numpy())
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write both towers (native Keras format), the feature matrices and the config."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.user_tower.save(folder / "user_tower.keras")
+        self.item_tower.save(folder / "content_tower.keras")
+        np.save(folder / "user_features.npy", self.user_features)
+        np.save(folder / "item_features.npy", self.item_features)
+        state = {
+            "config": asdict(self.config),
+            "bias": float(self.bias.numpy()),
+            "history": asdict(self.history),
+        }
+        (folder / "two_tower.json").write_text(json.dumps(state, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> TwoTowerModel:
+        """Load a model written by :meth:`save`."""
+        folder = Path(folder)
+        state = json.loads((folder / "two_tower.json").read_text())
+        config = TwoTowerConfig(**state["config"])
+        model = cls.__new__(cls)
+        model.config = config
+        model.user_features = np.load(folder / "user_features.npy")
+        model.item_features = np.load(folder / "item_features.npy")
+        model.user_tower = keras.models.load_model(folder / "user_tower.keras")
+        model.item_tower = keras.models.load_model(folder / "content_tower.keras")
+        model.bias = tf.Variable(state["bias"], dtype=tf.float32, name="bce_bias")
+        model.history = TrainingHistory(**state["history"])
+        return model
