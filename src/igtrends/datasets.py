@@ -26,7 +26,8 @@ class FeatureColumns:
     ``numeric`` columns are scaled to [0, 1] on training rows, ``log_numeric`` columns get
     ``log1p`` first (heavy-tailed counts), ``binary`` columns are 0/1 flags and
     ``categorical`` columns are one-hot encoded with an extra slot for unseen values.
-    A missing value in a numeric column becomes 0 plus a missing-indicator column.
+    A missing value in a numeric column becomes the training median plus a
+    missing-indicator column.
     """
 
     numeric: list[str] = field(default_factory=list)
@@ -127,9 +128,9 @@ class Split:
 def split_per_user(data: InteractionData, test_fraction: float, seed: int = 42) -> Split:
     """Hold out a random ``test_fraction`` of each user's distinct items.
 
-    Each user with n items keeps ``n - round(test_fraction * n)`` for training; a user with
-    a single item keeps it for training, so that user has nothing to evaluate and the
-    evaluation skips and counts them. The split depends only on the pairs and the seed.
+    Each user with n items keeps ``n - round(test_fraction * n)`` for training, and at
+    least one: a user with a single item keeps it for training, so that user has nothing
+    to evaluate and the evaluation skips and counts them. The split depends only on the pairs and the seed.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(
@@ -145,7 +146,8 @@ def split_per_user(data: InteractionData, test_fraction: float, seed: int = 42) 
     pairs["key"] = rng.random(len(pairs))
     pairs["rank"] = pairs.groupby("user")["key"].rank(method="first") - 1
     sizes = pairs.groupby("user")["item"].transform("size")
-    n_test = np.where(sizes > 1, np.round(test_fraction * sizes), 0).astype(np.int64)
+    # Every user keeps at least one training pair, whatever the fraction.
+    n_test = np.minimum(np.round(test_fraction * sizes), sizes - 1).astype(np.int64)
     is_test = pairs["rank"].to_numpy() < n_test
 
     train = pairs.loc[~is_test]

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from igtrends.datasets import Split
+from igtrends.errors import DatasetError
 from igtrends.metrics import mean_ranking_metrics, top_k_excluding
 
 ScoreFunction = Callable[[np.ndarray], np.ndarray]
@@ -85,17 +86,26 @@ def sample_negative_pairs(split: Split, seed: int = 42) -> tuple[np.ndarray, np.
     """Draw one uniformly random negative item per test pair.
 
     A negative is an item the user engaged with neither in training nor in test.
+
+    Raises:
+        DatasetError: If a test user engaged with every item, so no negative exists.
     """
     rng = np.random.default_rng([seed, 2])
-    engaged = set(zip(split.train_users.tolist(), split.train_items.tolist(), strict=True))
-    engaged |= set(zip(split.test_users.tolist(), split.test_items.tolist(), strict=True))
+    all_users = np.concatenate([split.train_users, split.test_users])
+    all_items = np.concatenate([split.train_items, split.test_items])
+    engaged = items_by_user(all_users, all_items, split.n_users)
     negatives = np.empty(len(split.test_users), dtype=np.int64)
+    free_by_user: dict[int, np.ndarray] = {}
     for row, user in enumerate(split.test_users.tolist()):
-        while True:
-            item = int(rng.integers(split.n_items))
-            if (user, item) not in engaged:
-                negatives[row] = item
-                break
+        if user not in free_by_user:
+            free_by_user[user] = np.setdiff1d(np.arange(split.n_items), engaged[user])
+        free = free_by_user[user]
+        if len(free) == 0:
+            raise DatasetError(
+                f"user at row {user} engaged with all {split.n_items} items, so no negative "
+                "item can be sampled; drop that user before pointwise evaluation"
+            )
+        negatives[row] = free[rng.integers(len(free))]
     return split.test_users.copy(), negatives
 
 

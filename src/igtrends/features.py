@@ -43,8 +43,10 @@ class FeatureEncoder:
         numeric = self._numeric_frame(table)
         self.missing_indicators = [name for name in numeric.columns if numeric[name].isna().any()]
         if len(numeric.columns):
-            self.scaler = MinMaxScaler(clip=True).fit(numeric.fillna(numeric.median()).to_numpy())
+            # A column missing in every training row has no median; it is filled with 0
+            # and only its missing indicator carries information.
             self._medians = numeric.median().fillna(0.0)
+            self.scaler = MinMaxScaler(clip=True).fit(numeric.fillna(self._medians).to_numpy())
         for name in self.columns.categorical:
             values = table[name].astype("string").fillna(UNSEEN)
             self.vocabularies[name] = sorted(set(values) - {UNSEEN})

@@ -69,16 +69,32 @@ class TwoTowerConfig:
             raise ConfigurationError(
                 "the towers have no input: set id_embedding_dim > 0 or use_features=True"
             )
-        for name in ("embedding_dim", "batch_size", "epochs"):
+        for name in ("embedding_dim", "batch_size", "epochs", "negatives_per_positive"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name}={getattr(self, name)!r} must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigurationError(f"dropout={self.dropout!r} must be in [0, 1), e.g. 0.1")
+        if self.learning_rate <= 0:
+            raise ConfigurationError(
+                f"learning_rate={self.learning_rate!r} must be positive, e.g. 0.002"
+            )
         self.hidden_units = tuple(int(units) for units in self.hidden_units)
+        if any(units < 1 for units in self.hidden_units):
+            raise ConfigurationError(
+                f"hidden_units={self.hidden_units!r} must all be at least 1; use () for no "
+                "hidden layer"
+            )
 
 
 def build_tower(
-    name: str, n_ids: int, n_features: int, config: TwoTowerConfig
+    name: str, n_ids: int, n_features: int, config: TwoTowerConfig, seed_offset: int = 0
 ) -> keras.Model:
-    """Build one tower: inputs ``index`` (int) and ``features`` (float), output a unit vector."""
+    """Build one tower: inputs ``index`` (int) and ``features`` (float), output a unit vector.
+
+    Each tower needs its own ``seed_offset``: with equal dropout seeds, the two towers of
+    a training row get the same dropout mask, and the model learns to match masks
+    instead of users and items.
+    """
     index = keras.Input(shape=(), dtype="int32", name="index")
     features = keras.Input(shape=(n_features,), dtype="float32", name="features")
     parts = []
@@ -96,7 +112,7 @@ def build_tower(
     for position, units in enumerate(config.hidden_units):
         hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{position}")(hidden)
         if config.dropout > 0:
-            hidden = keras.layers.Dropout(config.dropout, seed=config.seed)(hidden)
+            hidden = keras.layers.Dropout(config.dropout, seed=config.seed + seed_offset)(hidden)
     # The last layer is linear: a ReLU here would confine embeddings to the positive
     # orthant, where no two cosines can be negative.
     output = keras.layers.Dense(config.embedding_dim, name="projection")(hidden)
@@ -141,7 +157,8 @@ class TwoTowerModel:
             "user_tower", len(self.user_features), self.user_features.shape[1], self.config
         )
         self.item_tower = build_tower(
-            "content_tower", len(self.item_features), self.item_features.shape[1], self.config
+            "content_tower", len(self.item_features), self.item_features.shape[1], self.config,
+            seed_offset=1,
         )
         # Learned offset of the pointwise logit, used by the bce loss only.
         self.bias = tf.Variable(0.0, dtype=tf.float32, name="bce_bias")
@@ -184,6 +201,7 @@ class TwoTowerModel:
             )
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
+        self.__dict__.pop("_item_matrix", None)
 
         user_features = tf.constant(self.user_features)
         item_features = tf.constant(self.item_features)

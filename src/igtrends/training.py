@@ -80,18 +80,44 @@ def carve_validation(
     return split.train_users[~held], split.train_items[~held], validation
 
 
+MAX_HISTORY_CELLS = 100_000_000
+"""Largest users x items history matrix kept in memory (400 MB of float32)."""
+
+
+def history_features(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> np.ndarray:
+    """Return each user's engagement history as a row over all items.
+
+    Row u has ``1 / sqrt(n_u)`` at the items of the user's ``n_u`` pairs and 0 elsewhere,
+    so users with long and short histories enter the tower on a similar scale. Only the
+    pairs passed in count, which must be training pairs.
+    """
+    if n_users * n_items > MAX_HISTORY_CELLS:
+        raise ConfigurationError(
+            f"the history matrix would have {n_users:,} x {n_items:,} cells, more than "
+            f"{MAX_HISTORY_CELLS:,}; train with user_history=False"
+        )
+    history = np.zeros((n_users, n_items), dtype=np.float32)
+    history[users, items] = 1.0
+    lengths = history.sum(axis=1, keepdims=True)
+    return history / np.sqrt(np.maximum(lengths, 1.0))
+
+
 def train_two_tower(
     data: InteractionData,
     *,
     test_fraction: float,
     config: TwoTowerConfig,
     validation_fraction: float = 0.0,
+    user_history: bool = True,
     progress: bool = True,
 ) -> TrainedRun:
     """Split ``data``, encode features on training rows and train the two towers.
 
     With ``validation_fraction`` > 0, that share of the training pairs is kept out of
     training and gives the validation loss curve; the test pairs are never touched.
+    With ``user_history``, each user's training items (see :func:`history_features`)
+    are appended to the user features, as a learned summary of what the user engaged
+    with; a user without training pairs gets an empty history.
     """
     split = split_per_user(data, test_fraction, seed=config.seed)
     if len(split.train_users) == 0 or len(split.test_users) == 0:
@@ -102,6 +128,9 @@ def train_two_tower(
     user_features, _ = encode_features(data.users, data.user_features, split.train_users)
     item_features, _ = encode_features(data.items, data.item_features, split.train_items)
     users, items, validation = carve_validation(split, validation_fraction, config.seed)
+    if user_history:
+        history = history_features(users, items, split.n_users, split.n_items)
+        user_features = np.hstack([user_features, history])
     model = TwoTowerModel(user_features, item_features, config)
     model.fit(users, items, validation=validation, progress=progress)
     return TrainedRun(model, split, data.user_ids, data.item_ids, validation)

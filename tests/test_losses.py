@@ -1,0 +1,194 @@
+"""Tests of the in-batch softmax and sampled binary cross-entropy losses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from igtrends.losses import (
+    in_batch_logits,
+    in_batch_softmax_loss,
+    sampled_binary_cross_entropy,
+)
+
+# A batch of three pairs (u1, P), (u2, Q), (u3, P): item P appears in rows 0 and 2.
+QUERIES = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+CANDIDATES = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+CANDIDATE_IDS = np.array([7, 3, 7], dtype=np.int64)
+# QUERIES @ CANDIDATES.T, worked out row by row:
+#   u1 = [1, 0]     against P, Q, P: 1, 0, 1
+#   u2 = [0, 1]     against P, Q, P: 0, 1, 0
+#   u3 = [0.6, 0.8] against P, Q, P: 0.6, 0.8, 0.6
+DOT_PRODUCTS = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.6, 0.8, 0.6]])
+
+
+def logits(temperature=0.5, log_q=None, mask_duplicates=True) -> np.ndarray:
+    result = in_batch_logits(
+        tf.constant(QUERIES),
+        tf.constant(CANDIDATES),
+        tf.constant(CANDIDATE_IDS),
+        temperature,
+        None if log_q is None else tf.constant(log_q, dtype=tf.float32),
+        mask_duplicates,
+    )
+    return result.numpy()
+
+
+def numpy_softmax_cross_entropy(matrix: np.ndarray) -> float:
+    """Mean of -log softmax(row i)[i] over the rows, in float64."""
+    shifted = matrix - matrix.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-np.mean(np.diag(log_probabilities)))
+
+
+# Masking of duplicate items
+
+
+def test_duplicate_item_gets_zero_probability():
+    probabilities = tf.nn.softmax(logits()).numpy()
+    # Row 0 (u1, P) must not treat row 2's P as a negative, and the reverse.
+    assert probabilities[0, 2] == 0.0
+    assert probabilities[2, 0] == 0.0
+
+
+def test_masking_keeps_diagonal_and_other_items():
+    # Temperature 0.5 doubles the dot products: the diagonal is 2, 2, 1.2 and the
+    # off-diagonal entries of different items are unchanged.
+    masked = logits()
+    assert np.diag(masked) == pytest.approx([2.0, 2.0, 1.2])
+    assert masked[0, 1] == pytest.approx(0.0)
+    assert masked[2, 1] == pytest.approx(1.6)
+    assert masked[1, 0] == pytest.approx(0.0)
+    assert masked[1, 2] == pytest.approx(0.0)
+
+
+def test_without_masking_duplicates_stay():
+    unmasked = logits(mask_duplicates=False)
+    assert unmasked[0, 2] == pytest.approx(2.0)
+    assert unmasked[2, 0] == pytest.approx(1.2)
+    probabilities = tf.nn.softmax(unmasked).numpy()
+    assert probabilities[0, 2] > 0.0
+    assert probabilities[2, 0] > 0.0
+
+
+# Log sampling probability correction
+
+
+def test_logq_subtracts_log_q_per_column():
+    # Sampling probabilities q = [0.5, 0.25, 0.5] per column. Column j loses log q_j:
+    #   row 0, column 1: 0 / 0.5 - log 0.25 = log 4
+    #   row 1, column 0: 0 / 0.5 - log 0.5 = log 2
+    #   row 1, column 1 (diagonal): 1 / 0.5 - log 0.25 = 2 + log 4
+    log_q = np.log([0.5, 0.25, 0.5])
+    corrected = logits(log_q=log_q, mask_duplicates=False)
+    assert corrected[0, 1] == pytest.approx(math.log(4), rel=1e-6)
+    assert corrected[1, 0] == pytest.approx(math.log(2), rel=1e-6)
+    assert corrected[1, 1] == pytest.approx(2 + math.log(4), rel=1e-6)
+
+
+def test_logq_matches_shifted_plain_logits():
+    log_q = np.log([0.5, 0.25, 0.5])
+    plain = logits(mask_duplicates=False)
+    corrected = logits(log_q=log_q, mask_duplicates=False)
+    np.testing.assert_allclose(corrected, plain - log_q[np.newaxis, :], rtol=1e-6)
+
+
+def test_logq_leaves_masked_entries_masked():
+    log_q = np.log([0.5, 0.25, 0.5])
+    probabilities = tf.nn.softmax(logits(log_q=log_q)).numpy()
+    assert probabilities[0, 2] == 0.0
+    assert probabilities[2, 0] == 0.0
+
+
+# Temperature
+
+
+def test_temperature_divides_dot_products():
+    for temperature in (1.0, 0.5, 0.1):
+        expected = DOT_PRODUCTS / temperature
+        np.testing.assert_allclose(
+            logits(temperature=temperature, mask_duplicates=False), expected, rtol=1e-6
+        )
+
+
+def test_halving_temperature_doubles_logits():
+    np.testing.assert_allclose(
+        logits(temperature=0.25, mask_duplicates=False),
+        2 * logits(temperature=0.5, mask_duplicates=False),
+        rtol=1e-6,
+    )
+
+
+# Softmax loss value
+
+
+def test_loss_matches_numpy_with_masking():
+    # The masked logits at temperature 0.5, with -inf for the masked entries, are
+    #   row 0: [2, 0, -inf], row 1: [0, 2, 0], row 2: [-inf, 1.6, 1.2].
+    # The per-row losses are log(1 + e^-2), log(1 + 2 e^-2) and log(1 + e^0.4).
+    masked = DOT_PRODUCTS / 0.5
+    masked[0, 2] = -np.inf
+    masked[2, 0] = -np.inf
+    expected = numpy_softmax_cross_entropy(masked)
+    closed_form = np.mean(
+        [math.log(1 + math.exp(-2)), math.log(1 + 2 * math.exp(-2)), math.log(1 + math.exp(0.4))]
+    )
+    assert expected == pytest.approx(closed_form)
+
+    loss = in_batch_softmax_loss(
+        tf.constant(QUERIES), tf.constant(CANDIDATES), tf.constant(CANDIDATE_IDS), 0.5
+    )
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_loss_matches_numpy_without_masking():
+    expected = numpy_softmax_cross_entropy(DOT_PRODUCTS / 0.5)
+    loss = in_batch_softmax_loss(
+        tf.constant(QUERIES),
+        tf.constant(CANDIDATES),
+        tf.constant(CANDIDATE_IDS),
+        0.5,
+        mask_duplicates=False,
+    )
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_loss_matches_numpy_with_logq():
+    log_q = np.log([0.5, 0.25, 0.5])
+    expected = numpy_softmax_cross_entropy(DOT_PRODUCTS / 0.5 - log_q[np.newaxis, :])
+    loss = in_batch_softmax_loss(
+        tf.constant(QUERIES),
+        tf.constant(CANDIDATES),
+        tf.constant(CANDIDATE_IDS),
+        0.5,
+        tf.constant(log_q, dtype=tf.float32),
+        mask_duplicates=False,
+    )
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_loss_changes_with_temperature():
+    arguments = (tf.constant(QUERIES), tf.constant(CANDIDATES), tf.constant(CANDIDATE_IDS))
+    expected = numpy_softmax_cross_entropy(DOT_PRODUCTS / 0.1)
+    loss = in_batch_softmax_loss(*arguments, 0.1, mask_duplicates=False)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert float(loss) != pytest.approx(float(in_batch_softmax_loss(*arguments, 1.0, mask_duplicates=False)))
+
+
+# Binary cross-entropy on sampled negatives
+
+
+def test_sampled_bce_value():
+    # Label 1 with logit x costs log(1 + e^-x), and label 0 costs log(1 + e^x).
+    # Positive 2.0 gives log(1 + e^-2). Negatives -1.0 and 0.0 give log(1 + e^-1) and log 2.
+    expected = np.mean([math.log(1 + math.exp(-2)), math.log(1 + math.exp(-1)), math.log(2)])
+    loss = sampled_binary_cross_entropy(tf.constant([2.0]), tf.constant([[-1.0, 0.0]]))
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_sampled_bce_at_zero_logits_is_log_two():
+    loss = sampled_binary_cross_entropy(tf.zeros([4]), tf.zeros([4, 3]))
+    assert float(loss) == pytest.approx(math.log(2), rel=1e-6)

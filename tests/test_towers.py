@@ -1,0 +1,247 @@
+"""Tests of the two-tower model on a tiny synthetic data set with two user groups."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from igtrends.errors import ConfigurationError
+from igtrends.towers import TwoTowerConfig, TwoTowerModel, build_tower
+
+N_USERS = 8
+N_ITEMS = 8
+# Users 0-3 engage with every item of 0-3 and users 4-7 with every item of 4-7.
+GROUP_A = range(0, 4)
+GROUP_B = range(4, 8)
+PAIRS = [(user, item) for user in GROUP_A for item in GROUP_A] + [
+    (user, item) for user in GROUP_B for item in GROUP_B
+]
+TRAIN_USERS = np.array([user for user, _ in PAIRS], dtype=np.int64)
+TRAIN_ITEMS = np.array([item for _, item in PAIRS], dtype=np.int64)
+
+# Two feature columns per side that carry no group information, so the towers must
+# learn the groups from the ids.
+FEATURES = np.random.default_rng(0).random((N_USERS, 2)).astype(np.float32)
+ITEM_FEATURES = np.random.default_rng(1).random((N_ITEMS, 2)).astype(np.float32)
+
+
+def tiny_config(**overrides) -> TwoTowerConfig:
+    settings = dict(
+        embedding_dim=8,
+        id_embedding_dim=8,
+        hidden_units=(16,),
+        batch_size=8,
+        epochs=30,
+        temperature=0.1,
+        learning_rate=0.05,
+        seed=7,
+    )
+    settings.update(overrides)
+    return TwoTowerConfig(**settings)
+
+
+def trained_model(**overrides) -> TwoTowerModel:
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(**overrides))
+    model.fit(TRAIN_USERS, TRAIN_ITEMS, progress=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def softmax_model() -> TwoTowerModel:
+    return trained_model()
+
+
+# Architecture (no training)
+
+
+def test_embeddings_have_unit_norm():
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    norms = np.linalg.norm(model.user_embeddings(), axis=1)
+    assert norms == pytest.approx(np.ones(N_USERS), abs=1e-5)
+    norms = np.linalg.norm(model.item_embeddings(), axis=1)
+    assert norms == pytest.approx(np.ones(N_ITEMS), abs=1e-5)
+
+
+def test_final_layer_is_linear():
+    tower = build_tower("user_tower", N_USERS, 2, tiny_config())
+    assert tower.get_layer("projection").activation is keras.activations.linear
+
+
+def test_embeddings_have_negative_components():
+    # A ReLU output layer would keep every component >= 0.
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    assert (model.user_embeddings() < 0).any()
+    assert (model.item_embeddings() < 0).any()
+
+
+def test_scores_are_cosines():
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    expected = model.user_embeddings() @ model.item_embeddings().T
+    np.testing.assert_allclose(model.score(np.arange(N_USERS)), expected, rtol=1e-6)
+    assert np.abs(expected).max() <= 1 + 1e-5
+
+
+def test_tower_without_id_embedding_uses_features():
+    tower = build_tower("content_tower", N_ITEMS, 2, tiny_config(id_embedding_dim=0))
+    layer_names = [layer.name for layer in tower.layers]
+    assert "id_embedding" not in layer_names
+    output = tower({"index": np.arange(3, dtype=np.int32), "features": ITEM_FEATURES[:3]})
+    assert tuple(output.shape) == (3, 8)
+
+
+def test_tower_without_inputs_raises():
+    with pytest.raises(ConfigurationError, match="content_tower has no input"):
+        build_tower("content_tower", N_ITEMS, 0, tiny_config(id_embedding_dim=0))
+
+
+# Configuration checks
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("loss", "mse"),
+        ("temperature", 0.0),
+        ("temperature", -0.1),
+        ("embedding_dim", 0),
+        ("batch_size", 0),
+        ("epochs", 0),
+    ],
+)
+def test_invalid_config_names_value(setting, value):
+    with pytest.raises(ConfigurationError, match=f"{setting}={value!r}"):
+        TwoTowerConfig(**{setting: value})
+
+
+def test_config_without_inputs_raises():
+    with pytest.raises(ConfigurationError, match="id_embedding_dim > 0 or use_features=True"):
+        TwoTowerConfig(id_embedding_dim=0, use_features=False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("dropout", 1.5),
+        ("dropout", -0.1),
+        ("learning_rate", 0.0),
+        ("negatives_per_positive", 0),
+        ("hidden_units", (0,)),
+    ],
+)
+def test_unchecked_config_values_raise(setting, value):
+    with pytest.raises(ConfigurationError, match=setting):
+        TwoTowerConfig(**{setting: value})
+
+
+def test_fit_rejects_unequal_pairs():
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    with pytest.raises(ValueError, match="got 3 users and 2 items"):
+        model.fit(np.array([0, 1, 2]), np.array([0, 1]), progress=False)
+
+
+def test_predict_proba_needs_bce():
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    with pytest.raises(ConfigurationError, match="loss='bce'"):
+        model.predict_proba(np.array([0]), np.array([0]))
+
+
+# Training
+
+
+@pytest.mark.slow
+def test_two_groups_are_learned(softmax_model):
+    top_items = np.argmax(softmax_model.score(np.arange(N_USERS)), axis=1)
+    for user in GROUP_A:
+        assert top_items[user] in GROUP_A, f"user {user} ranks item {top_items[user]} first"
+    for user in GROUP_B:
+        assert top_items[user] in GROUP_B, f"user {user} ranks item {top_items[user]} first"
+
+
+@pytest.mark.slow
+def test_trained_scores_can_be_negative(softmax_model):
+    # With a ReLU output layer no cosine could fall below 0. Pairs across the two groups
+    # should end up with negative scores.
+    scores = softmax_model.score(np.arange(N_USERS))
+    assert scores[np.ix_(GROUP_A, GROUP_B)].min() < 0
+    assert scores[np.ix_(GROUP_B, GROUP_A)].min() < 0
+
+
+@pytest.mark.slow
+def test_training_lowers_loss(softmax_model):
+    losses = softmax_model.history.loss
+    assert len(losses) == 30
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.slow
+def test_trained_embeddings_keep_unit_norm(softmax_model):
+    norms = np.linalg.norm(softmax_model.user_embeddings(), axis=1)
+    assert norms == pytest.approx(np.ones(N_USERS), abs=1e-5)
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_scores(softmax_model):
+    again = trained_model()
+    users = np.arange(N_USERS)
+    assert np.array_equal(again.score(users), softmax_model.score(users))
+    assert again.history.loss == softmax_model.history.loss
+
+
+@pytest.mark.slow
+def test_validation_pairs_do_not_change_training(softmax_model):
+    # Validation pairs only give a loss per epoch, so the trained weights are the same.
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    model.fit(TRAIN_USERS, TRAIN_ITEMS, validation=(np.array([0, 5]), np.array([1, 6])), progress=False)
+    assert len(model.history.val_loss) == 30
+    users = np.arange(N_USERS)
+    assert np.array_equal(model.score(users), softmax_model.score(users))
+
+
+@pytest.mark.slow
+def test_save_and_load_give_identical_scores(softmax_model, tmp_path):
+    softmax_model.save(tmp_path / "model")
+    loaded = TwoTowerModel.load(tmp_path / "model")
+    users = np.arange(N_USERS)
+    assert np.array_equal(loaded.score(users), softmax_model.score(users))
+    assert loaded.config == softmax_model.config
+    assert loaded.history.loss == softmax_model.history.loss
+
+
+@pytest.mark.slow
+def test_bce_trains_and_gives_probabilities(tmp_path):
+    model = trained_model(loss="bce", negatives_per_positive=2)
+    assert model.history.loss[-1] < model.history.loss[0]
+    probabilities = model.predict_proba(TRAIN_USERS, TRAIN_ITEMS)
+    assert probabilities.shape == (len(TRAIN_USERS),)
+    assert (probabilities > 0).all()
+    assert (probabilities < 1).all()
+
+    # Engaged pairs should score above pairs across the two groups.
+    cross_users = np.array([0, 1, 4, 5])
+    cross_items = np.array([4, 5, 0, 1])
+    assert probabilities.mean() > model.predict_proba(cross_users, cross_items).mean()
+
+    model.save(tmp_path / "bce")
+    loaded = TwoTowerModel.load(tmp_path / "bce")
+    np.testing.assert_array_equal(loaded.predict_proba(TRAIN_USERS, TRAIN_ITEMS), probabilities)
+
+
+@pytest.mark.slow
+def test_score_before_fit_does_not_go_stale():
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    model.score(np.arange(N_USERS))
+    model.fit(TRAIN_USERS, TRAIN_ITEMS, progress=False)
+    expected = model.user_embeddings() @ model.item_embeddings().T
+    np.testing.assert_allclose(model.score(np.arange(N_USERS)), expected, rtol=1e-5)
+
+
+def test_dropout_masks_differ_between_towers():
+    # Equal seeds would give a user row and its positive item the same dropout mask,
+    # a pattern the softmax can match instead of learning preferences.
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, TwoTowerConfig(dropout=0.2, hidden_units=(8,)))
+    user_dropout = [layer for layer in model.user_tower.layers if isinstance(layer, keras.layers.Dropout)]
+    item_dropout = [layer for layer in model.item_tower.layers if isinstance(layer, keras.layers.Dropout)]
+    assert len(user_dropout) == 1
+    assert len(item_dropout) == 1
+    assert user_dropout[0].seed != item_dropout[0].seed
