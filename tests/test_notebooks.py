@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from igtrends.cli import main
+from igtrends.paths import StudyPaths
 from igtrends.pipeline import run_pipeline
+from igtrends.tables import read_tables
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -52,6 +55,11 @@ def test_sample_sequence_end_to_end(tmp_path, monkeypatch):
     assert metrics["models"]["two_tower"]["users_evaluated"] == 200
     assert metrics["protocol"]["test_fraction"] == 0.2
 
+    # The tables hold the tiny world alone, with nothing left from another sample.
+    tables = read_tables(tmp_path / "data" / "processed" / "sample")
+    assert len(tables["users"]) == 200
+    assert len(tables["posts"]) == 400
+
     figures = list((tmp_path / "figures").glob("*.png"))
     assert len(figures) >= 5
     for stage in ("raw", "processed"):
@@ -82,3 +90,32 @@ def test_movielens_sequence_end_to_end(tmp_path):
     assert 0.2 < metrics["models"]["popularity"]["ndcg@10"] < 0.3
     assert metrics["models"]["two_tower"]["users_evaluated"] == 943
     assert not (tmp_path / "data" / "external").exists()
+
+
+@pytest.mark.slow
+def test_failing_notebook_exits_nonzero(tmp_path, monkeypatch, capsys):
+    # A data folder without MovieLens files makes the collection notebook raise.
+    monkeypatch.chdir(tmp_path)
+    status = main(["run", "--dataset", "movielens-100k", "--data-dir", str(tmp_path / "absent"),
+                   "--notebooks", str(REPO / "notebooks"), "--quiet"])
+    assert status == 1
+    message = capsys.readouterr().err
+    assert "01_collect.ipynb" in message
+    assert "cell" in message
+    assert not (tmp_path / "runs" / "latest" / "02_explore.ipynb").exists()
+
+
+def test_clear_sample_only_for_sample(tmp_path):
+    with pytest.raises(ValueError, match="sample only"):
+        StudyPaths.create(tmp_path, "instagram").clear_sample()
+
+
+def test_clear_sample_removes_generated_files(tmp_path):
+    paths = StudyPaths.create(tmp_path, "sample")
+    for folder in (paths.sample_dir, paths.raw_dir, paths.processed_dir):
+        folder.mkdir(parents=True)
+        (folder / "file.json").write_text("{}")
+    paths.clear_sample()
+    assert not paths.sample_dir.exists()
+    assert not paths.raw_dir.exists()
+    assert (paths.processed_dir / "file.json").exists()

@@ -6,6 +6,7 @@ before it and writes its own folder.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,3 +41,18 @@ class StudyPaths:
     def figures_dir(self) -> Path:
         """Report figures, PNG and SVG."""
         return self.project_dir / "figures"
+
+    def clear_sample(self) -> None:
+        """Delete the generated sample and its raw responses before a new generation.
+
+        The raw store answers a request it has seen from disk, so responses left from a
+        sample with other parameters would mix two worlds. Only the ``sample`` data set
+        may be cleared, because its raw responses can always be generated again.
+        """
+        if self.dataset != "sample":
+            raise ValueError(
+                f"clear_sample deletes raw responses and applies to the sample only, "
+                f"not to dataset={self.dataset!r}"
+            )
+        for folder in (self.sample_dir, self.raw_dir):
+            shutil.rmtree(folder, ignore_errors=True)
