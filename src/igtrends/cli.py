@@ -7,6 +7,7 @@ Each command is a subparser with a handler that returns the exit status.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import math
@@ -19,6 +20,8 @@ from igtrends.errors import ConfigurationError, IgtrendsError
 from igtrends.pipeline import DATASETS, run_pipeline
 
 EXIT_ERROR = 1
+# Modules that each add one command through ``register(commands)``.
+COMMAND_MODULES: tuple[str, ...] = ()
 EXIT_INTERRUPTED = 130
 
 
@@ -92,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run_command)
 
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(commands)
     return parser
 
 
