@@ -192,3 +192,18 @@ def test_sampled_bce_value():
 def test_sampled_bce_at_zero_logits_is_log_two():
     loss = sampled_binary_cross_entropy(tf.zeros([4]), tf.zeros([4, 3]))
     assert float(loss) == pytest.approx(math.log(2), rel=1e-6)
+
+
+def test_extra_negative_equal_to_positive_masked():
+    # Rows (u1, P) and (u2, Q) plus extra negatives P and R: for u1 the extra P is its
+    # own positive and must get no probability; for u2 it is a true negative.
+    queries = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    candidates = tf.constant([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.6, 0.8]])
+    ids = tf.constant([7, 3, 7, 9], dtype=tf.int64)
+    result = in_batch_logits(queries, candidates, ids, temperature=1.0).numpy()
+    probabilities = tf.nn.softmax(result).numpy()
+    assert result.shape == (2, 4)
+    assert probabilities[0, 2] == 0.0
+    assert probabilities[0, 0] > 0.0
+    assert result[1, 2] == pytest.approx(0.0)
+    assert result[1, 3] == pytest.approx(0.8)

@@ -245,3 +245,22 @@ def test_dropout_masks_differ_between_towers():
     assert len(user_dropout) == 1
     assert len(item_dropout) == 1
     assert user_dropout[0].seed != item_dropout[0].seed
+
+
+@pytest.mark.slow
+def test_mixed_negatives_learn_groups():
+    model = trained_model(extra_negatives=4)
+    top = np.argmax(model.score(np.arange(N_USERS)), axis=1)
+    for user in range(N_USERS):
+        group = GROUP_A if user in GROUP_A else GROUP_B
+        assert top[user] in group
+
+
+@pytest.mark.slow
+def test_new_user_embedding_from_features():
+    model = trained_model(id_dropout=0.5)
+    vectors = model.embed_new_users(FEATURES[:2])
+    assert vectors.shape == (2, model.config.embedding_dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="feature columns"):
+        model.embed_new_users(np.zeros((1, FEATURES.shape[1] + 1)))

@@ -24,20 +24,24 @@ def in_batch_logits(
     log_sampling_probability: tf.Tensor | None = None,
     mask_duplicates: bool = True,
 ) -> tf.Tensor:
-    """Return the [batch, batch] logits of every query against every candidate of the batch.
+    """Return the [batch, candidates] logits of every query against every candidate.
 
-    Row i's positive is column i. Column j's logit is ``q_i · c_j / temperature`` minus
-    ``log_sampling_probability[j]`` when given. With ``mask_duplicates``, a column whose
-    candidate id equals row i's own candidate id (the same item appearing twice in the
-    batch) is masked for row i, except on the diagonal, so a positive is never used as
-    its own negative.
+    Row i's positive is column i. The first ``batch`` candidates are the rows' positives;
+    any further candidates are extra negatives, such as uniformly sampled items. Column
+    j's logit is ``q_i · c_j / temperature`` minus ``log_sampling_probability[j]`` when
+    given. With ``mask_duplicates``, a column whose candidate id equals row i's own
+    positive id (the same item appearing twice in the batch, or drawn again as an extra
+    negative) is masked for row i, except on the diagonal, so a positive is never used
+    as its own negative.
     """
     logits = tf.matmul(queries, candidates, transpose_b=True) / temperature
     if log_sampling_probability is not None:
         logits = logits - tf.cast(log_sampling_probability, logits.dtype)[tf.newaxis, :]
     if mask_duplicates:
-        same_item = tf.equal(candidate_ids[:, tf.newaxis], candidate_ids[tf.newaxis, :])
-        diagonal = tf.eye(tf.shape(candidate_ids)[0], dtype=tf.bool)
+        batch = tf.shape(queries)[0]
+        positive_ids = candidate_ids[:batch]
+        same_item = tf.equal(positive_ids[:, tf.newaxis], candidate_ids[tf.newaxis, :])
+        diagonal = tf.eye(batch, tf.shape(candidate_ids)[0], dtype=tf.bool)
         mask = tf.logical_and(same_item, tf.logical_not(diagonal))
         logits = tf.where(mask, tf.constant(MASKED_LOGIT, logits.dtype), logits)
     return logits

@@ -55,6 +55,12 @@ class TwoTowerConfig:
     """Mask other rows of the batch that hold the same item (softmax loss only)."""
     negatives_per_positive: int = 4
     """Uniformly sampled negatives per positive pair (bce loss only)."""
+    extra_negatives: int = 0
+    """Uniformly sampled items added to every batch as shared negatives (softmax loss
+    only): mixed negative sampling, which reaches items that rarely appear in batches."""
+    id_dropout: float = 0.0
+    """Probability of replacing a training id by the unknown-id slot, so that the towers
+    learn to embed from features alone, as they must for a user or item never seen."""
     batch_size: int = 1024
     epochs: int = 20
     learning_rate: float = 0.003
@@ -72,6 +78,14 @@ class TwoTowerConfig:
         for name in ("embedding_dim", "batch_size", "epochs", "negatives_per_positive"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name}={getattr(self, name)!r} must be at least 1")
+        if self.extra_negatives < 0:
+            raise ConfigurationError(
+                f"extra_negatives={self.extra_negatives!r} must be 0 or more"
+            )
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ConfigurationError(
+                f"id_dropout={self.id_dropout!r} must be in [0, 1), e.g. 0.1"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigurationError(f"dropout={self.dropout!r} must be in [0, 1), e.g. 0.1")
         if self.learning_rate <= 0:
@@ -91,6 +105,9 @@ def build_tower(
 ) -> keras.Model:
     """Build one tower: inputs ``index`` (int) and ``features`` (float), output a unit vector.
 
+    The id embedding has ``n_ids + 1`` rows: index ``n_ids`` is the unknown-id slot, used
+    for ids the model never saw (and, with ``id_dropout``, for some training rows).
+
     Each tower needs its own ``seed_offset``: with equal dropout seeds, the two towers of
     a training row get the same dropout mask, and the model learns to match masks
     instead of users and items.
@@ -100,7 +117,7 @@ def build_tower(
     parts = []
     if config.id_embedding_dim > 0:
         parts.append(
-            keras.layers.Embedding(n_ids, config.id_embedding_dim, name="id_embedding")(index)
+            keras.layers.Embedding(n_ids + 1, config.id_embedding_dim, name="id_embedding")(index)
         )
     if config.use_features and n_features > 0:
         parts.append(features)
@@ -172,12 +189,6 @@ class TwoTowerModel:
     def n_items(self) -> int:
         return len(self.item_features)
 
-    def _embed(self, tower: keras.Model, features: tf.Tensor, index: tf.Tensor, training: bool):
-        return tower(
-            {"index": tf.cast(index, tf.int32), "features": tf.gather(features, index)},
-            training=training,
-        )
-
     def fit(
         self,
         users: np.ndarray,
@@ -215,24 +226,49 @@ class TwoTowerModel:
             variables = [*variables, self.bias]
         n_items = self.n_items
 
+        def embed(tower, features, rows, training, seed):
+            ids = tf.cast(rows, tf.int32)
+            if training and config.id_dropout > 0:
+                unknown = tf.shape(features)[0]
+                dropped = tf.random.stateless_uniform(tf.shape(ids), seed=seed) < config.id_dropout
+                ids = tf.where(dropped, unknown, ids)
+            return tower({"index": ids, "features": tf.gather(features, rows)}, training=training)
+
         def batch_loss(batch_users, batch_items, training, seed):
-            query = self._embed(self.user_tower, user_features, batch_users, training)
-            candidate = self._embed(self.item_tower, item_features, batch_items, training)
+            query = embed(self.user_tower, user_features, batch_users, training, seed + [0, 1])
+            candidate = embed(self.item_tower, item_features, batch_items, training, seed + [0, 2])
             if config.loss == "softmax":
+                candidate_ids = batch_items
+                log_probability = tf.gather(log_q, batch_items)
+                if config.extra_negatives:
+                    extra = tf.random.stateless_uniform(
+                        [config.extra_negatives], seed=seed + [0, 3], minval=0, maxval=n_items,
+                        dtype=tf.int64,
+                    )
+                    extra_vectors = embed(self.item_tower, item_features, extra, training, seed + [0, 4])
+                    candidate = tf.concat([candidate, extra_vectors], 0)
+                    candidate_ids = tf.concat([batch_items, extra], 0)
+                    # Expected appearances per batch: batch * q_j for an in-batch item and
+                    # extra / n_items for a uniform draw; each column is corrected by its own.
+                    batch = tf.cast(tf.shape(batch_items)[0], tf.float32)
+                    uniform = tf.math.log(float(config.extra_negatives) / n_items)
+                    log_probability = tf.concat(
+                        [log_probability + tf.math.log(batch), tf.fill([config.extra_negatives], uniform)], 0
+                    )
                 return in_batch_softmax_loss(
                     query,
                     candidate,
-                    batch_items,
+                    candidate_ids,
                     config.temperature,
-                    tf.gather(log_q, batch_items) if config.logq_correction else None,
+                    log_probability if config.logq_correction else None,
                     config.mask_duplicates,
                 )
             negatives = tf.random.stateless_uniform(
                 [tf.shape(batch_items)[0], config.negatives_per_positive],
                 seed=seed, minval=0, maxval=n_items, dtype=tf.int64,
             )
-            negative_vectors = self._embed(
-                self.item_tower, item_features, tf.reshape(negatives, [-1]), training
+            negative_vectors = embed(
+                self.item_tower, item_features, tf.reshape(negatives, [-1]), training, seed + [0, 5]
             )
             negative_vectors = tf.reshape(
                 negative_vectors, [-1, config.negatives_per_positive, config.embedding_dim]
@@ -315,6 +351,24 @@ class TwoTowerModel:
         if not outputs:
             return np.zeros((0, tower.output_shape[-1]), dtype=np.float32)
         return np.concatenate([np.asarray(output) for output in outputs]).astype(np.float32)
+
+    def embed_new_users(self, features: np.ndarray) -> np.ndarray:
+        """Return embeddings of users the model never saw, from their features alone.
+
+        ``features`` has one row per user, encoded like the training users' features
+        (same columns and scalers). The id embedding is the unknown-id slot, which only
+        learns something when the model was trained with ``id_dropout`` > 0.
+        """
+        features = np.atleast_2d(np.asarray(features, dtype=np.float32))
+        if features.shape[1] != self.user_features.shape[1]:
+            raise ValueError(
+                f"new users have {features.shape[1]} feature columns but the model was "
+                f"trained on {self.user_features.shape[1]}; encode them with the training "
+                "feature encoder"
+            )
+        unknown = np.full(len(features), self.n_users, dtype=np.int32)
+        output = self.user_tower({"index": unknown, "features": features}, training=False)
+        return np.asarray(output, dtype=np.float32)
 
     def score(self, users: np.ndarray) -> np.ndarray:
         """Return the cosine scores of ``users`` against every item (users x items)."""
