@@ -1,6 +1,6 @@
 """Interaction data sets for the recommender and the hold-out split.
 
-Every data set the model sees, collected Instagram tables or MovieLens 100K, becomes an
+Every data set the model trains on, collected Instagram tables or MovieLens 100K, becomes an
 :class:`InteractionData`: a user table, an item table and the (user, item) engagement
 pairs. The split into training and test pairs happens here, before anything is fitted.
 """
@@ -186,7 +186,7 @@ def instagram_interactions(tables: dict[str, pd.DataFrame], name: str = "instagr
     Users are accounts with their verified flag and counts. Items are posts with their
     media type, age, owner's audience and most frequent hashtags. A post's own
     ``like_count`` and ``comment_count`` are left out on purpose: they include the
-    engagements held out for testing, so using them would leak the answer. A like and a
+    engagements held out for testing, so using them would leak the test labels. A like and a
     comment by the same user on the same post make one interaction.
     """
     users = tables["users"].set_index("user_id")

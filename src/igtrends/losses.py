@@ -2,9 +2,10 @@
 
 The in-batch softmax treats the other candidates of a batch as negatives for each query.
 Popular items appear in more batches, so they are pushed down more often than a full
-softmax would push them; subtracting the log of each item's sampling probability from
-its logit (the logQ correction of Yi et al., "Sampling-bias-corrected neural modeling
-for large corpus item recommendations", RecSys 2019) removes that bias.
+softmax would push them. Subtracting the log of each item's sampling probability from
+its logit removes that bias. This is the logQ correction of Yi et al.,
+"Sampling-bias-corrected neural modeling for large corpus item recommendations"
+(RecSys 2019).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def in_batch_logits(
     Row i's positive is column i. The first ``batch`` candidates are the rows' positives;
     any further candidates are extra negatives, such as uniformly sampled items. Column
     j's logit is ``q_i · c_j / temperature`` minus ``log_sampling_probability[j]`` when
-    given. With ``mask_duplicates``, a column whose candidate id equals row i's own
-    positive id (the same item appearing twice in the batch, or drawn again as an extra
-    negative) is masked for row i, except on the diagonal, so a positive is never used
+    given. With ``mask_duplicates``, row i masks every column other than i whose
+    candidate id equals its own positive id. Such a column is the same item appearing
+    twice in the batch, or drawn again as an extra negative. So a positive is never used
     as its own negative.
     """
     logits = tf.matmul(queries, candidates, transpose_b=True) / temperature

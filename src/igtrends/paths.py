@@ -1,7 +1,7 @@
-"""Where a study reads and writes its files, relative to the project folder.
+"""Folders that a study reads and writes, relative to the project folder.
 
-Raw responses are never modified once written; every later stage reads the stage
-before it and writes its own folder.
+Raw responses are not modified once written. Each later stage reads the stage before
+it and writes its own folder.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class StudyPaths:
     def clear_sample(self) -> None:
         """Delete the generated sample and its raw responses before a new generation.
 
-        The raw store answers a request it has seen from disk, so responses left from a
+        The raw store returns a stored response for a request it has seen, so responses left from a
         sample with other parameters would mix two worlds. Only the ``sample`` data set
         may be cleared, because its raw responses can always be generated again.
         """
