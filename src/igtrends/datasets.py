@@ -102,24 +102,17 @@ class Split:
 
     def train_matrix(self):
         """Return the binary user-item matrix of training pairs (``scipy.sparse.csr_matrix``)."""
-        from scipy.sparse import csr_matrix
-
-        data = np.ones(len(self.train_users), dtype=np.float32)
-        matrix = csr_matrix(
-            (data, (self.train_users, self.train_items)), shape=(self.n_users, self.n_items)
-        )
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
-        return matrix
+        return self._binary_matrix(self.train_users, self.train_items)
 
     def test_matrix(self):
         """Return the binary user-item matrix of test pairs (``scipy.sparse.csr_matrix``)."""
+        return self._binary_matrix(self.test_users, self.test_items)
+
+    def _binary_matrix(self, users: np.ndarray, items: np.ndarray):
         from scipy.sparse import csr_matrix
 
-        data = np.ones(len(self.test_users), dtype=np.float32)
-        matrix = csr_matrix(
-            (data, (self.test_users, self.test_items)), shape=(self.n_users, self.n_items)
-        )
+        data = np.ones(len(users), dtype=np.float32)
+        matrix = csr_matrix((data, (users, items)), shape=(self.n_users, self.n_items))
         matrix.sum_duplicates()
         matrix.data[:] = 1.0
         return matrix
