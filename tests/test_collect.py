@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from igtrends.client import Client, RawStore, ReplayTransport
-from igtrends.collect import CrawlSeeds, build_tables, crawl_sample, extract_hashtags
-from igtrends.errors import DatasetError
+from igtrends.collect import CrawlSeeds, build_tables, crawl, crawl_sample, extract_hashtags
+from igtrends.errors import ConfigurationError, DatasetError
 from igtrends.sample import generate_sample
 from igtrends.tables import read_tables, write_tables
 
@@ -44,6 +44,7 @@ def test_crawl_fetches_every_recorded_response(sample, crawled):
         "posts": sample.n_posts,
         "likes": sample.n_likes,
         "comments": sample.n_comments,
+        "related_accounts": 0,
     }
     # Posts without comments return an empty first page, and each one is counted.
     assert summary.empty_results.get("post_comments", 0) > 0
@@ -227,3 +228,48 @@ def test_recorded_response_parses(tmp_path):
     assert owner["username"] == "bbcnews"
     assert owner["follower_count"] is pd.NA
     assert sorted(tables["hashtags"]["hashtag"]) == ["avengers", "bbcnews", "marvel"]
+
+
+def _profile_record(pk, username):
+    return {"pk": pk, "username": username, "is_verified": False, "follower_count": 10}
+
+
+def test_crawl_fetches_neighbours_and_their_profiles(tmp_path):
+    replay = RawStore(tmp_path / "replay")
+    replay.put("user_info", {"username_or_url": "ana"}, _profile_record("1", "ana"))
+    replay.put("user_posts", {"username_or_url": "ana"}, {"posts": []})
+    follower = {"pk": "2", "username": "bob", "is_verified": True}
+    replay.put("followers", {"username_or_url": "ana"}, {"users": [follower], "has_more": False})
+    replay.put("user_info", {"username_or_url": "bob"}, _profile_record("2", "bob"))
+
+    raw = RawStore(tmp_path / "raw")
+    client = Client(ReplayTransport(replay.folder), raw)
+    summary = crawl(client, CrawlSeeds(usernames=("ana",)), neighbours=["followers"], progress=False)
+    assert summary.errors == []
+    assert summary.items["related_accounts"] == 1
+    assert summary.calls == 4
+    users = build_tables(raw)["users"].set_index("user_id")
+    assert sorted(users.index) == ["1", "2"]
+    # The profile (rank 2) beats the followers entry for is_verified.
+    assert bool(users.loc["2", "is_verified"]) is False
+
+
+def test_crawl_rejects_unknown_neighbours(tmp_path):
+    client = Client(ReplayTransport(tmp_path), RawStore(tmp_path / "raw"))
+    with pytest.raises(ConfigurationError, match="'fans'"):
+        crawl(client, CrawlSeeds(usernames=("ana",)), neighbours=["fans"], progress=False)
+
+
+def test_post_details_and_hashtag_posts_become_posts(tmp_path):
+    store = RawStore(tmp_path)
+    owner = {"pk": "1", "username": "a", "is_verified": False}
+    node = {"pk": "5", "code": "x", "taken_at": 0, "media_type": 2, "like_count": "1.2K",
+            "comment_count": 3, "caption": {"text": "#Run"}, "user": owner}  # fmt: skip
+    _put(store, "post_details", {"reel_post_code_or_url": "x"}, node, 1)
+    other = {**node, "pk": "6", "code": "y", "like_count": 4}
+    _put(store, "hashtag_posts", {"hashtag": "run"}, {"posts": [{"node": other}]}, 1)
+
+    posts = build_tables(store)["posts"].set_index("post_id")
+    assert sorted(posts.index) == ["5", "6"]
+    assert posts.loc["5", "like_count"] == 1_200  # "1.2K" is 1.2 * 1,000
+    assert posts.loc["5", "media_type"] == "video"

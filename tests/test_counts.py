@@ -39,6 +39,12 @@ EXAMPLES = [
     ("0.89k", 890),
     ("0.00", 0),
     ("3 million", 3_000_000),
+    # Labels as Instagram's web pages show them.
+    ("1,234 likes", 1_234),
+    ("12.5K Followers", 12_500),
+    ("1.2m views", 1_200_000),
+    ("47 comments", 47),
+    ("1.5 B", 1_500_000_000),
     (27, 27),
     (np.int64(27), 27),
     (27.0, 27),

@@ -6,8 +6,9 @@ returns responses recorded earlier. :class:`RawStore` keeps every response as on
 file, and :class:`Client` ties them together: it returns a stored response when there
 is one, and otherwise sends the request and stores the result.
 
-The API key is read from the ``RAPIDAPI_KEY`` environment variable and only ever sits
-in the HTTP session headers. It is not stored, logged or put in any error message.
+The API key is read from the ``RAPIDAPI_KEY`` environment variable or a ``.env`` file
+and only ever sits in the HTTP session headers. It is not stored, logged or put in any
+error message, and a server that echoes it back has it replaced by ``***`` in errors.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
+import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import requests
+from dotenv import dotenv_values
 
 from igtrends.endpoints import API_HOST, BASE_URL, Endpoint, get_endpoint
 from igtrends.errors import (
@@ -34,6 +39,7 @@ from igtrends.errors import (
     MissingAPIKeyError,
     ReplayMissError,
     ResponseFormatError,
+    RetryError,
 )
 from igtrends.log import get_logger
 
@@ -41,12 +47,14 @@ __all__ = [
     "API_KEY_VARIABLE",
     "Client",
     "HTTPTransport",
+    "RateLimiter",
     "RawStore",
     "ReplayTransport",
     "Response",
     "Transport",
     "extract_items",
     "find_path",
+    "parse_retry_after",
     "read_api_key",
     "request_key",
 ]
@@ -60,23 +68,109 @@ _ERROR_KEYS = ("error", "message")
 _LOGGED_EMPTY_RESULTS = 5
 
 
-def read_api_key(env: Mapping[str, str] = os.environ) -> str:
-    """Read the data API key from the ``RAPIDAPI_KEY`` environment variable.
+def read_api_key(
+    env: Mapping[str, str] = os.environ, *, dotenv_path: str | os.PathLike[str] | None = None
+) -> str:
+    """Read the data API key from ``RAPIDAPI_KEY`` or, failing that, from a ``.env`` file.
+
+    A value set in ``env`` always wins over the ``.env`` file, and the file is only read,
+    never loaded into the environment.
+
+    Args:
+        env: The environment to read first.
+        dotenv_path: The ``.env`` file to read when ``env`` lacks the key. ``None``
+            means ``.env`` in the current directory.
 
     Raises:
-        MissingAPIKeyError: If the variable is missing or empty. The message shows
-            how to set it and never contains a key.
+        MissingAPIKeyError: If neither has a non-empty key. The message shows how to
+            set it and never contains a key.
     """
     key = env.get(API_KEY_VARIABLE, "").strip()
-    if not key:
-        raise MissingAPIKeyError(
-            f"the data API key is missing: the environment variable {API_KEY_VARIABLE} "
-            f"is not set or empty. Set it in the shell that starts Python or Jupyter "
-            f"(export {API_KEY_VARIABLE}=<your RapidAPI key>) or in a .env file that "
-            "is not committed, or use the replay transport or the embedded sample, "
-            "which need no key."
-        )
-    return key
+    if key:
+        return key
+
+    path = Path(".env") if dotenv_path is None else Path(dotenv_path)
+    if path.is_file():
+        key = (dotenv_values(path).get(API_KEY_VARIABLE) or "").strip()
+        if key:
+            log.debug("read %s from %s", API_KEY_VARIABLE, path)
+            return key
+
+    raise MissingAPIKeyError(
+        f"the data API key is missing: the environment variable {API_KEY_VARIABLE} is "
+        f"not set or empty, and {path.absolute()} does not set it. Set it in the shell "
+        f"that starts Python or Jupyter (export {API_KEY_VARIABLE}=<your RapidAPI key>) "
+        f"or put the line {API_KEY_VARIABLE}=<your RapidAPI key> in {path.absolute()} "
+        "and keep that file out of version control. The replay transport and the "
+        "embedded sample need no key."
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Return the wait in seconds that a ``Retry-After`` header requests.
+
+    The header is either a number of seconds (``"120"``) or an HTTP date
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``), as RFC 9110 section 10.2.3 defines. A date
+    in the past gives 0.
+
+    Args:
+        value: The header value, or ``None`` when the header is absent.
+        now: The current time for an HTTP date; the current UTC time when ``None``.
+
+    Returns:
+        Seconds to wait, or ``None`` when the header is absent or unreadable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+class RateLimiter:
+    """Space requests at least ``1 / requests_per_second`` seconds apart.
+
+    Args:
+        requests_per_second: Maximum request rate, or ``None`` for no limit.
+        clock: Monotonic clock in seconds.
+        sleep: Function that waits a number of seconds.
+
+    Raises:
+        ConfigurationError: If ``requests_per_second`` is not positive.
+    """
+
+    def __init__(
+        self,
+        requests_per_second: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if requests_per_second is not None and not requests_per_second > 0:
+            raise ConfigurationError(
+                f"requests_per_second must be a positive number or None for no limit, "
+                f"got {requests_per_second!r}"
+            )
+        self.interval = 0.0 if requests_per_second is None else 1.0 / requests_per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+
+    def wait(self) -> None:
+        """Wait until the next request may start, then record its start."""
+        if self._last is not None and self.interval > 0:
+            remaining = self._last + self.interval - self._clock()
+            if remaining > 0:
+                self._sleep(remaining)
+        self._last = self._clock()
 
 
 @dataclass(frozen=True)
@@ -198,15 +292,31 @@ def request_key(params: Mapping[str, str]) -> str:
 class HTTPTransport:
     """Send requests to the data API over HTTPS with a :class:`requests.Session`.
 
+    A timeout, a connection error or a 5xx status is retried after an exponential
+    backoff with jitter: before retry ``n`` the wait is a random value between half
+    and all of ``backoff * 2 ** (n - 1)``, capped at ``max_wait``. HTTP 429 is retried
+    after the wait its ``Retry-After`` header requests, or after the backoff when the
+    header is absent. Other statuses are not retried.
+
     Args:
         base_url: Scheme and host of the API, without a trailing slash.
-        api_key: The RapidAPI key. When ``None``, it is read from ``RAPIDAPI_KEY``
-            here, before any request is sent.
+        api_key: The RapidAPI key. When ``None``, it is read with
+            :func:`read_api_key` here, before any request is sent.
         timeout: ``(connect, read)`` timeouts in seconds.
-        retries: How many times a request is sent again after a connection error, a
-            timeout, HTTP 429 or a 5xx status. Other failures are not retried.
-        retry_wait: Seconds to wait before each retry.
+        retries: How many times a request is sent again after a retryable failure.
+        backoff: Base of the exponential backoff, in seconds.
+        max_wait: Longest wait before one retry, in seconds. A ``Retry-After`` longer
+            than this raises :class:`~igtrends.errors.RetryError` at once.
+        requests_per_second: Maximum request rate, retries included, or ``None``
+            for no limit.
         host: Value of the ``x-rapidapi-host`` header.
+        sleep: Function that waits a number of seconds; tests pass a recorder.
+        clock: Monotonic clock in seconds, used by the rate limit.
+        seed: Seed of the jitter's random generator, or ``None`` for a random one.
+
+    Attributes:
+        requests_sent: HTTP requests sent so far, retries included.
+        retries_done: Retries sent so far.
     """
 
     def __init__(
@@ -215,20 +325,36 @@ class HTTPTransport:
         api_key: str | None = None,
         timeout: tuple[float, float] = (5, 30),
         *,
-        retries: int = 1,
-        retry_wait: float = 2.0,
+        retries: int = 4,
+        backoff: float = 1.0,
+        max_wait: float = 60.0,
+        requests_per_second: float | None = None,
         host: str = API_HOST,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
     ) -> None:
         key = api_key if api_key is not None else read_api_key()
         if not key.strip():
             raise MissingAPIKeyError(
                 f"the data API key is empty. Pass a key or set {API_KEY_VARIABLE}."
             )
+        if retries < 0 or backoff < 0 or max_wait < 0:
+            raise ConfigurationError(
+                f"retries, backoff and max_wait must not be negative, got retries={retries!r}, "
+                f"backoff={backoff!r}, max_wait={max_wait!r}"
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.retries = max(0, retries)
-        self.retry_wait = retry_wait
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.requests_sent = 0
+        self.retries_done = 0
         self._key = key
+        self._sleep = sleep
+        self._random = random.Random(seed)
+        self._rate_limiter = RateLimiter(requests_per_second, clock=clock, sleep=sleep)
         self._session = requests.Session()
         self._session.headers.update({"x-rapidapi-host": host, "x-rapidapi-key": key})
 
@@ -239,18 +365,27 @@ class HTTPTransport:
         """Close the HTTP session."""
         self._session.close()
 
+    def backoff_wait(self, retry: int) -> float:
+        """Return the jittered wait in seconds before retry number ``retry`` (from 1)."""
+        ceiling = min(self.max_wait, self.backoff * 2 ** (retry - 1))
+        return self._random.uniform(ceiling / 2, ceiling)
+
     def send(self, endpoint: Endpoint, params: dict[str, str]) -> Response:
-        """Send one request and return the checked response.
+        """Send one request, retrying as the class describes, and return the checked response.
 
         Raises:
-            APIError: On a connection error or timeout after the retries, a non-2xx
-                status, or a JSON error object.
+            RetryError: If the request still times out, fails to connect, or gets
+                HTTP 429 or a 5xx status after every retry, or if a ``Retry-After``
+                requests more than ``max_wait`` seconds.
+            APIError: On another non-2xx status or a JSON error object.
             ResponseFormatError: On HTML in place of JSON (a login wall), invalid or
                 truncated JSON, or a response without the endpoint's items key.
         """
         url = f"{self.base_url}{endpoint.path}"
-        for attempt in range(self.retries + 1):
-            last_attempt = attempt == self.retries
+        attempts = self.retries + 1
+        for attempt in range(1, attempts + 1):
+            self._rate_limiter.wait()
+            self.requests_sent += 1
             try:
                 if endpoint.method == "GET":
                     reply = self._session.get(url, params=params, timeout=self.timeout)
@@ -259,28 +394,54 @@ class HTTPTransport:
                         endpoint.method, url, data=params, timeout=self.timeout
                     )
             except (requests.ConnectionError, requests.Timeout) as error:
-                if last_attempt:
-                    raise APIError(
-                        f"request failed after {attempt + 1} attempt(s): "
-                        f"{type(error).__name__}. Check the network and the base URL "
-                        f"{self.base_url!r}",
-                        endpoint=endpoint.name,
-                        params=params,
-                    ) from None
-                log.warning(
-                    "retrying %s %s after %s", endpoint.name, params, type(error).__name__
-                )
-                time.sleep(self.retry_wait)
-                continue
+                reason = type(error).__name__
+                hint = f"check the network and the base URL {self.base_url!r}"
+                details: dict[str, Any] = {}
+                requested_wait = None
+            else:
+                if reply.status_code not in _RETRY_STATUSES:
+                    return self._check(endpoint, params, reply)
+                reason = f"HTTP {reply.status_code}"
+                hint = _status_hint(reply.status_code)
+                details = self._reply_details(reply)
+                requested_wait = None
+                if reply.status_code == 429:
+                    requested_wait = parse_retry_after(reply.headers.get("Retry-After"))
 
-            if reply.status_code in _RETRY_STATUSES and not last_attempt:
-                log.warning(
-                    "retrying %s %s after HTTP %s", endpoint.name, params, reply.status_code
+            if attempt == attempts:
+                raise RetryError(
+                    f"request failed after {attempt} attempt(s): {reason}; {hint}",
+                    attempts=attempt,
+                    endpoint=endpoint.name,
+                    params=params,
+                    **details,
                 )
-                time.sleep(self.retry_wait)
-                continue
-            return self._check(endpoint, params, reply)
+            wait = requested_wait if requested_wait is not None else self.backoff_wait(attempt)
+            if wait > self.max_wait:
+                raise RetryError(
+                    f"the server requested a wait of {wait:.0f} s (Retry-After) before retrying, "
+                    f"more than max_wait={self.max_wait:g} s ({reason}). Run the crawl again "
+                    "later; stored responses are not fetched again",
+                    attempts=attempt,
+                    endpoint=endpoint.name,
+                    params=params,
+                    **details,
+                )
+            log.warning(
+                "retrying %s %s in %.1f s after %s (attempt %d of %d)",
+                endpoint.name, params, wait, reason, attempt + 1, attempts,
+            )  # fmt: skip
+            self.retries_done += 1
+            self._sleep(wait)
         raise AssertionError("unreachable: the loop returns or raises on its last attempt")
+
+    def _reply_details(self, reply: requests.Response) -> dict[str, Any]:
+        body = reply.content
+        return {
+            "status": reply.status_code,
+            "content_type": reply.headers.get("Content-Type", ""),
+            "body_start": self._redact(body[:BODY_START_BYTES].decode("utf-8", errors="replace")),
+        }
 
     def _check(
         self, endpoint: Endpoint, params: dict[str, str], reply: requests.Response
@@ -288,14 +449,8 @@ class HTTPTransport:
         status = reply.status_code
         content_type = reply.headers.get("Content-Type", "")
         body = reply.content
-        start = self._redact(body[:BODY_START_BYTES].decode("utf-8", errors="replace"))
-        details = {
-            "endpoint": endpoint.name,
-            "params": params,
-            "status": status,
-            "content_type": content_type,
-            "body_start": start,
-        }
+        details = {"endpoint": endpoint.name, "params": params, **self._reply_details(reply)}
+        start = details["body_start"]
 
         if not 200 <= status < 300:
             raise APIError(f"HTTP {status}: {_status_hint(status)}", **details)
@@ -356,8 +511,10 @@ class RawStore:
          "fetched_at": "2026-10-01T00:00:00+00:00", "response": {...}}
 
     Headers and the API key are never written. Files are written to a temporary file
-    in the same folder and then moved into place with :func:`os.replace`, so a reader
-    never sees a half-written file.
+    ``.<key>.<pid>.<random>.tmp`` in the same folder and then moved into place with
+    :func:`os.replace`, so a reader never sees a half-written file. A process killed
+    between the two steps leaves its temporary file behind, and
+    :meth:`remove_stale_temporary_files` deletes it.
 
     Args:
         folder: Root folder of the store. It is created on the first write.
@@ -450,6 +607,29 @@ class RawStore:
             for path in sorted(folder.glob("*.json")):
                 yield _read_record(path)
 
+    def remove_stale_temporary_files(self) -> int:
+        """Delete temporary files left by writer processes that no longer run.
+
+        Only files named as :meth:`put` names them are considered, and a file whose
+        process still runs is kept, so a concurrent writer is not disturbed.
+
+        Returns:
+            How many files were deleted.
+        """
+        if not self.folder.exists():
+            return 0
+        removed = 0
+        for path in self.folder.glob("*/.*.tmp"):
+            match = _TEMPORARY_NAME.fullmatch(path.name)
+            # NOTE: a reused process id keeps a stale file until that process ends.
+            if match is None or _process_running(int(match["pid"])):
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
+        if removed:
+            log.info("removed %d temporary file(s) left by stopped crawls in %s", removed, self.folder)
+        return removed
+
     def count(self, endpoint_name: str | None = None) -> int:
         """Return how many records are stored, optionally for one endpoint."""
         if not self.folder.exists():
@@ -474,9 +654,24 @@ def _read_record(path: Path) -> dict[str, Any]:
     return record
 
 
+_TEMPORARY_NAME = re.compile(r"\.(?P<key>[^.]+)\.(?P<pid>\d+)\.[^.]+\.tmp")
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the process exists but belongs to another user
+        return True
+    return True
+
+
 def _write_atomic(path: Path, data: bytes, *, fsync: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -542,6 +737,9 @@ class Client:
         raw_store: Where responses are written and looked up.
         max_calls: Maximum number of requests sent through the transport, or ``None``
             for no limit. Responses served from the raw store do not count.
+        refresh: Whether to fetch again every request whose stored response was
+            written before this client was created. A response this client fetched
+            is served from the store, so a page is not paid for twice in one crawl.
 
     Attributes:
         calls: Requests sent through the transport, failed ones included.
@@ -553,11 +751,18 @@ class Client:
     """
 
     def __init__(
-        self, transport: Transport, raw_store: RawStore, *, max_calls: int | None = None
+        self,
+        transport: Transport,
+        raw_store: RawStore,
+        *,
+        max_calls: int | None = None,
+        refresh: bool = False,
     ) -> None:
         self.transport = transport
         self.raw_store = raw_store
         self.max_calls = max_calls
+        self.refresh = refresh
+        self._fetched: set[Path] = set()
         self.calls = 0
         self.cache_hits = 0
         self.empty_results = 0
@@ -566,6 +771,10 @@ class Client:
     def get(self, endpoint_name: str, *, refresh: bool = False, **params: Any) -> dict[str, Any]:
         """Return the response of one request, from the raw store or the transport.
 
+        ``refresh=True`` fetches the request again even when it is stored; the
+        client's ``refresh`` does so only for responses stored before the client
+        existed.
+
         Raises:
             CallLimitError: If the request needs a call and ``max_calls`` is reached.
             APIError: If the transport fails or the response is not data.
@@ -573,7 +782,9 @@ class Client:
         endpoint = get_endpoint(endpoint_name)
         request = endpoint.request_params(params)
 
-        record = None if refresh else self.raw_store.get(endpoint, request)
+        path = self.raw_store.path_for(endpoint, request)
+        stale = self.refresh and path not in self._fetched
+        record = None if refresh or stale else self.raw_store.get(endpoint, request)
         if record is not None:
             self.cache_hits += 1
             data = record["response"]
@@ -590,6 +801,7 @@ class Client:
             data = response.data
             items = extract_items(endpoint, data, request, response.status)
             self.raw_store.put(endpoint, request, data, status=response.status)
+            self._fetched.add(path)
 
         if not items:
             self._count_empty(endpoint.name, request)
@@ -615,9 +827,11 @@ class Client:
     ) -> Iterator[Any]:
         """Yield the items of every page of a request, each id once.
 
-        Paging stops when a response has no cursor, when a cursor repeats, or after
-        ``max_pages`` pages. Items whose id was already yielded are skipped, and items
-        without an id are yielded as they are.
+        Paging stops when a response has no cursor, when its ``has_more`` field is
+        false, when ``has_more`` is true but the cursor is missing (logged as a
+        warning), when a cursor repeats (logged as a warning), or after ``max_pages``
+        pages. Items whose id was already yielded are skipped, and items without an id
+        are yielded as they are.
 
         Raises:
             ConfigurationError: If ``max_pages`` is less than 1.
@@ -646,7 +860,16 @@ class Client:
             if not endpoint.paginated:
                 return
             next_cursor = find_path(data, endpoint.cursor_path or ())
+            has_more = find_path(data, endpoint.has_more_path) if endpoint.has_more_path else None
+            if has_more is False:
+                return
             if not next_cursor:
+                if has_more is True:
+                    log.warning(
+                        "stopping %s %s: has_more is true on page %d but the response "
+                        "has no cursor at %r",
+                        endpoint.name, params, page, "/".join(endpoint.cursor_path or ()),
+                    )  # fmt: skip
                 return
             next_cursor = str(next_cursor)
             if next_cursor in seen_cursors:

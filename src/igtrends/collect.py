@@ -1,9 +1,15 @@
 """Crawl the data API and parse the raw responses into tidy tables.
 
-:func:`crawl_sample` is the crawl plan, the same for live data and for the embedded
-sample: search the seed queries, fetch the profile and every post page of each found
-or seeded account, the likers and comments of every post, and the profile of every
-user who liked or commented. Every response lands in the client's raw store.
+:func:`crawl` is the crawl plan, the same for live data and for the embedded sample:
+
+1. search the seed queries, and fetch every page of posts of each seed hashtag;
+2. for every seeded or found account, fetch its profile and every page of its posts,
+   and optionally its followers, followings and similar accounts;
+3. for every post, fetch its likers and every page of its comments;
+4. fetch the profile of every user met in steps 2 and 3.
+
+Every response lands in the client's raw store, so a crawl that is stopped, killed or
+limited by ``max_calls`` resumes where it stopped when run again.
 
 :func:`build_tables` reads every raw record and returns the ``users``, ``posts``,
 ``hashtags`` and ``engagements`` tables described in :mod:`igtrends.tables`.
@@ -23,15 +29,29 @@ from tqdm.auto import tqdm
 from igtrends.client import Client, RawStore, extract_items, find_path
 from igtrends.counts import parse_count
 from igtrends.endpoints import get_endpoint
-from igtrends.errors import APIError, CallLimitError, CountParseError, DatasetError
+from igtrends.errors import (
+    APIError,
+    CallLimitError,
+    ConfigurationError,
+    CountParseError,
+    DatasetError,
+)
 from igtrends.log import get_logger
 from igtrends.tables import TABLE_NAMES, empty_table, validate
 
-__all__ = ["CrawlSeeds", "CrawlSummary", "build_tables", "crawl_sample", "extract_hashtags"]
+__all__ = [
+    "CrawlSeeds",
+    "CrawlSummary",
+    "build_tables",
+    "crawl",
+    "crawl_sample",
+    "extract_hashtags",
+]
 
 log = get_logger("collect")
 
 MEDIA_TYPE_NAMES = {1: "photo", 2: "video", 8: "carousel"}
+NEIGHBOUR_ENDPOINTS = ("followers", "followings", "similar_accounts")
 _HASHTAG = re.compile(r"#(\w+)")
 # The follower count inside a search result's social context, e.g. "27M followers"
 # or "bbcnews • 1.2M followers".
@@ -53,7 +73,10 @@ T = TypeVar("T")
 
 
 class Seeds(Protocol):
-    """Anything with search queries and usernames to crawl, such as ``SampleInfo``."""
+    """Anything with search queries and usernames to crawl, such as ``SampleInfo``.
+
+    A ``hashtags`` attribute is optional.
+    """
 
     @property
     def queries(self) -> tuple[str, ...]: ...
@@ -69,10 +92,13 @@ class CrawlSeeds:
     Attributes:
         queries: Search queries; every account they return is crawled.
         usernames: Accounts crawled in any case.
+        hashtags: Hashtags without ``#``; the owner of every post they return is
+            crawled.
     """
 
     queries: tuple[str, ...] = ()
     usernames: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -80,9 +106,12 @@ class CrawlSummary:
     """Counts and failures of one crawl.
 
     Attributes:
-        calls: Requests sent through the transport.
+        calls: Requests sent through the transport, retries not included.
+        retries: Requests sent again after a 429, a 5xx status or a timeout, when
+            the transport counts them (:class:`~igtrends.client.HTTPTransport` does).
         cache_hits: Requests served from the raw store.
-        items: Distinct items seen, by kind: accounts, posts, likes and comments.
+        items: Distinct items seen, by kind: accounts, posts, likes, comments and
+            related accounts (followers, followings and similar accounts).
         errors: Message of each failed request. The crawl goes on after each.
         empty_results: Responses with an empty item list, by endpoint.
         stopped_early: Why the crawl stopped before its end, or ``None``.
@@ -90,12 +119,117 @@ class CrawlSummary:
     """
 
     calls: int = 0
+    retries: int = 0
     cache_hits: int = 0
     items: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     empty_results: dict[str, int] = field(default_factory=dict)
     stopped_early: str | None = None
     seconds: float = 0.0
+
+    def format(self) -> str:
+        """Return the summary as a few lines of text for a terminal or a notebook."""
+        lines = [
+            f"calls: {self.calls} (retries: {self.retries}), cache hits: {self.cache_hits}, "
+            f"time: {self.seconds:.1f} s",
+            "items: " + ", ".join(f"{name} {count}" for name, count in self.items.items()),
+            "empty results: "
+            + (", ".join(f"{name} {count}" for name, count in self.empty_results.items()) or "none"),
+            f"errors: {len(self.errors)}",
+        ]
+        lines.extend(f"  {message}" for message in self.errors[:20])
+        if len(self.errors) > 20:
+            lines.append(f"  ... and {len(self.errors) - 20} more")
+        if self.stopped_early:
+            lines.append(f"stopped early: {self.stopped_early}")
+        return "\n".join(lines)
+
+
+def crawl(
+    client: Client,
+    seeds: Seeds,
+    *,
+    max_pages: int = 50,
+    max_calls: int | None = None,
+    neighbours: Iterable[str] = (),
+    progress: bool = True,
+) -> CrawlSummary:
+    """Crawl accounts, their posts and the engagement on those posts.
+
+    A failed request is logged and recorded in the summary, and the crawl goes on, so
+    that one bad response loses nothing already stored. Reaching ``max_calls`` stops
+    the crawl; calling again with a larger limit resumes it from the raw store.
+    Temporary files that a killed crawl left in the raw store are deleted first.
+
+    Args:
+        client: The client; its raw store receives every response.
+        seeds: Seed queries, usernames and optionally hashtags, for example a
+            :class:`~igtrends.sample.SampleInfo` or a :class:`CrawlSeeds`.
+        max_pages: Maximum pages fetched per paginated request (posts of an account
+            or a hashtag, comments of a post, followers, followings).
+        max_calls: Maximum requests sent through the transport in this crawl, or
+            ``None`` for no limit. Responses served from the raw store do not count.
+        neighbours: Which related accounts of each crawled account to fetch, out of
+            :data:`NEIGHBOUR_ENDPOINTS`; their profiles are fetched in step 4.
+        progress: Whether to show a tqdm progress bar.
+
+    Returns:
+        Counts of calls, retries, cache hits, items, errors and empty results.
+
+    Raises:
+        ConfigurationError: If ``neighbours`` names an endpoint not in
+            :data:`NEIGHBOUR_ENDPOINTS`.
+    """
+    neighbours = tuple(neighbours)
+    unknown = sorted(set(neighbours) - set(NEIGHBOUR_ENDPOINTS))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown neighbours {unknown}; choose from {list(NEIGHBOUR_ENDPOINTS)}"
+        )
+
+    started = time.perf_counter()
+    client.raw_store.remove_stale_temporary_files()
+    calls_before, hits_before = client.calls, client.cache_hits
+    retries_before = getattr(client.transport, "retries_done", 0)
+    empty_before = dict(client.empty_by_endpoint)
+    limit_before = client.max_calls
+    if max_calls is not None:
+        client.max_calls = client.calls + max_calls
+
+    state = _Crawl(client, max_pages, neighbours, progress)
+    summary = CrawlSummary()
+    try:
+        state.run(seeds)
+    except CallLimitError as error:
+        summary.stopped_early = str(error)
+        log.warning("crawl stopped early: %s", error)
+    finally:
+        state.bar.close()
+        client.max_calls = limit_before
+
+    summary.calls = client.calls - calls_before
+    summary.retries = getattr(client.transport, "retries_done", 0) - retries_before
+    summary.cache_hits = client.cache_hits - hits_before
+    summary.errors = state.errors
+    summary.items = {
+        "accounts": len(state.profiles_done),
+        "posts": len(state.post_ids),
+        "likes": state.likes,
+        "comments": state.comments,
+        "related_accounts": state.neighbours,
+    }
+    summary.empty_results = {
+        name: count - empty_before.get(name, 0)
+        for name, count in client.empty_by_endpoint.items()
+        if count > empty_before.get(name, 0)
+    }
+    summary.seconds = time.perf_counter() - started
+    log.info(
+        "crawl finished in %.1f s: %d calls, %d retries, %d cache hits, %d errors, items %s",
+        summary.seconds, summary.calls, summary.retries, summary.cache_hits,
+        len(summary.errors), summary.items,
+    )  # fmt: skip
+    return summary
 
 
 def crawl_sample(
@@ -106,91 +240,50 @@ def crawl_sample(
     max_calls: int | None = None,
     progress: bool = True,
 ) -> CrawlSummary:
-    """Crawl accounts, their posts and the engagement on those posts.
-
-    A failed request is logged and recorded in the summary, and the crawl goes on, so
-    that one bad response loses nothing already stored. Reaching ``max_calls`` stops
-    the crawl; calling again with a larger limit resumes it from the raw store.
-
-    Args:
-        client: The client; its raw store receives every response.
-        info: Seed queries and usernames, for example a
-            :class:`~igtrends.sample.SampleInfo` or a :class:`CrawlSeeds`.
-        max_pages: Maximum pages fetched per paginated request (posts of an account,
-            comments of a post).
-        max_calls: Maximum requests sent through the transport in this crawl, or
-            ``None`` for no limit. Responses served from the raw store do not count.
-        progress: Whether to show a tqdm progress bar.
-
-    Returns:
-        Counts of calls, cache hits, items, errors and empty results.
-    """
-    started = time.perf_counter()
-    calls_before, hits_before = client.calls, client.cache_hits
-    empty_before = dict(client.empty_by_endpoint)
-    limit_before = client.max_calls
-    if max_calls is not None:
-        client.max_calls = client.calls + max_calls
-
-    crawl = _Crawl(client, max_pages, progress)
-    summary = CrawlSummary()
-    try:
-        crawl.run(info)
-    except CallLimitError as error:
-        summary.stopped_early = str(error)
-        log.warning("crawl stopped early: %s", error)
-    finally:
-        crawl.bar.close()
-        client.max_calls = limit_before
-
-    summary.calls = client.calls - calls_before
-    summary.cache_hits = client.cache_hits - hits_before
-    summary.errors = crawl.errors
-    summary.items = {
-        "accounts": len(crawl.profiles_done),
-        "posts": len(crawl.post_ids),
-        "likes": crawl.likes,
-        "comments": crawl.comments,
-    }
-    summary.empty_results = {
-        name: count - empty_before.get(name, 0)
-        for name, count in client.empty_by_endpoint.items()
-        if count > empty_before.get(name, 0)
-    }
-    summary.seconds = time.perf_counter() - started
-    log.info(
-        "crawl finished in %.1f s: %d calls, %d cache hits, %d errors, items %s",
-        summary.seconds, summary.calls, summary.cache_hits, len(summary.errors), summary.items,
-    )  # fmt: skip
-    return summary
+    """Run :func:`crawl` without neighbours; the name the collect notebook calls."""
+    return crawl(client, info, max_pages=max_pages, max_calls=max_calls, progress=progress)
 
 
 class _Crawl:
     """State of one crawl: what is done, what failed, and the progress bar."""
 
-    def __init__(self, client: Client, max_pages: int, progress: bool) -> None:
+    def __init__(
+        self, client: Client, max_pages: int, neighbours: tuple[str, ...], progress: bool
+    ) -> None:
         self.client = client
         self.max_pages = max_pages
+        self.neighbour_endpoints = neighbours
         self.errors: list[str] = []
         self.profiles_done: set[str] = set()
         self.post_ids: dict[str, None] = {}
         self.engagers: dict[str, None] = {}
         self.likes = 0
         self.comments = 0
+        self.neighbours = 0
         self.bar = tqdm(total=0, unit="request", desc="crawl", disable=not progress)
 
-    def run(self, info: Seeds) -> None:
-        accounts = dict.fromkeys(info.usernames)
-        self._grow(len(info.queries))
-        for query in info.queries:
+    def run(self, seeds: Seeds) -> None:
+        accounts = dict.fromkeys(seeds.usernames)
+        hashtags = tuple(getattr(seeds, "hashtags", ()))
+        self._grow(len(seeds.queries) + len(hashtags))
+        for query in seeds.queries:
             for item in self._attempt(f"search {query!r}", lambda: self._search(query)) or []:
                 accounts[item] = None
+        for hashtag in hashtags:
+            owners = self._attempt(f"posts of #{hashtag}", lambda: self._hashtag_posts(hashtag))
+            accounts.update(dict.fromkeys(owners or []))
 
-        self._grow(2 * len(accounts))
+        self._grow((2 + len(self.neighbour_endpoints)) * len(accounts))
         for username in accounts:
             self._profile(username)
             self._attempt(f"posts of {username!r}", lambda: self._posts(username))
             self.bar.update()
+            for endpoint_name in self.neighbour_endpoints:
+                self._attempt(
+                    f"{endpoint_name} of {username!r}",
+                    lambda: self._neighbours(endpoint_name, username),
+                )
+                self.bar.update()
 
         self._grow(2 * len(self.post_ids))
         for post_id in self.post_ids:
@@ -227,6 +320,16 @@ class _Crawl:
             if isinstance(item.get("user"), dict) and item["user"].get("username")
         ]
 
+    def _hashtag_posts(self, hashtag: str) -> list[str]:
+        self.bar.update()
+        owners: dict[str, None] = {}
+        for item in self.client.paginate("hashtag_posts", self.max_pages, hashtag=hashtag):
+            node = self._add_post(item, f"#{hashtag}")
+            owner = (node or {}).get("user") or (node or {}).get("owner")
+            if isinstance(owner, dict) and owner.get("username"):
+                owners[str(owner["username"])] = None
+        return list(owners)
+
     def _profile(self, username: str) -> None:
         if username in self.profiles_done:
             return
@@ -239,12 +342,21 @@ class _Crawl:
 
     def _posts(self, username: str) -> None:
         for item in self.client.paginate("user_posts", self.max_pages, username_or_url=username):
-            node = item.get("node", item) if isinstance(item, dict) else None
-            post_id = _post_id(node) if isinstance(node, dict) else None
-            if post_id is None:
-                log.warning("post without an id in the posts of %r: %.200r", username, item)
-                continue
-            self.post_ids[post_id] = None
+            self._add_post(item, repr(username))
+
+    def _add_post(self, item: Any, source: str) -> dict[str, Any] | None:
+        node = item.get("node", item) if isinstance(item, dict) else None
+        post_id = _post_id(node) if isinstance(node, dict) else None
+        if post_id is None:
+            log.warning("post without an id in the posts of %s: %.200r", source, item)
+            return None
+        self.post_ids[post_id] = None
+        return node
+
+    def _neighbours(self, endpoint_name: str, username: str) -> None:
+        for user in self.client.paginate(endpoint_name, self.max_pages, username_or_url=username):
+            self.neighbours += 1
+            self._add_engager(user)
 
     def _likers(self, post_id: str) -> None:
         data = self.client.get("post_likers", post_id=post_id)
@@ -334,9 +446,14 @@ class _RowCollector:
                 self._add_user(item["user"], "search", order)
         elif endpoint.name == "user_info":
             self._add_user(items[0], "profile", order)
-        elif endpoint.name == "user_posts":
+        elif endpoint.name in ("user_posts", "hashtag_posts"):
             for item in items:
                 self._add_post(item.get("node", item), order)
+        elif endpoint.name == "post_details":
+            self._add_post(items[0], order)
+        elif endpoint.name in NEIGHBOUR_ENDPOINTS:
+            for user in items:
+                self._add_user(user, "summary", order)
         elif endpoint.name == "post_likers":
             for user in items:
                 user_id = self._add_user(user, "summary", order)

@@ -5,9 +5,11 @@ where the result list sits in the JSON response and how pagination works. Paths 
 parameter names are configuration: when the API provider renames one, the fix is one
 line in :data:`ENDPOINTS`.
 
-The paths follow the "Instagram Scraper Stable API" sold through RapidAPI. The user
-profile path is an assumption, because only the search, likers, comments and user
-posts calls were seen in working client code.
+The paths follow the "Instagram Scraper Stable API" sold through RapidAPI. Only the
+search, likers, comments and user posts calls were seen in working client code. The
+other paths and response shapes are assumptions, each marked where it is defined. To
+change an endpoint for one session without editing this file, replace its entry:
+``ENDPOINTS["followers"] = dataclasses.replace(ENDPOINTS["followers"], path="/new.php")``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class Endpoint:
         cursor_path: Keys that lead to the next-page cursor in the response, or
             ``None`` when the endpoint is not paginated.
         cursor_param: Request parameter that sends the cursor back, or ``None``.
+        has_more_path: Keys that lead to a boolean saying whether another page
+            exists, or ``None``. When the response has that key, ``False`` ends the
+            paging even if a cursor is present, and ``True`` without a cursor ends it
+            with a warning. When the key is absent, the cursor alone decides.
         id_path: Keys that lead from one item to its unique id, used to drop items
             repeated across pages.
         defaults: Parameters sent with every request unless the caller overrides them,
@@ -52,6 +58,7 @@ class Endpoint:
     items_path: tuple[str, ...]
     cursor_path: tuple[str, ...] | None = None
     cursor_param: str | None = None
+    has_more_path: tuple[str, ...] | None = None
     id_path: tuple[str, ...] = ("pk",)
     defaults: tuple[tuple[str, str], ...] = ()
     required_keys: tuple[str, ...] = ()
@@ -121,7 +128,19 @@ ENDPOINTS: dict[str, Endpoint] = {
             items_path=("posts",),
             cursor_path=("pagination_token",),
             cursor_param="pagination_token",
+            has_more_path=("has_more",),
             id_path=("node", "pk"),
+        ),
+        # NOTE: the post details path, its parameters and its flat response shape (one
+        # media object like a user-posts node) are assumptions.
+        Endpoint(
+            name="post_details",
+            method="GET",
+            path="/get_media_data.php",
+            params=("reel_post_code_or_url", "type"),
+            items_path=(),
+            defaults=(("type", "post"),),
+            required_keys=("pk", "taken_at"),
         ),
         Endpoint(
             name="post_likers",
@@ -138,7 +157,49 @@ ENDPOINTS: dict[str, Endpoint] = {
             items_path=("comments",),
             cursor_path=("pagination_token",),
             cursor_param="pagination_token",
+            has_more_path=("has_more",),
             defaults=(("sort_order", "popular"),),
+        ),
+        # NOTE: the paths of the four endpoints below are assumptions, and their
+        # responses are assumed to have the shapes of user posts ({"posts": [{"node":
+        # ...}]}) and of likers ({"users": [...]}) with the same cursor field.
+        Endpoint(
+            name="hashtag_posts",
+            method="GET",
+            path="/get_hashtag_posts.php",
+            params=("hashtag", "pagination_token"),
+            items_path=("posts",),
+            cursor_path=("pagination_token",),
+            cursor_param="pagination_token",
+            has_more_path=("has_more",),
+            id_path=("node", "pk"),
+        ),
+        Endpoint(
+            name="followers",
+            method="POST",
+            path="/get_ig_user_followers.php",
+            params=("username_or_url", "pagination_token"),
+            items_path=("users",),
+            cursor_path=("pagination_token",),
+            cursor_param="pagination_token",
+            has_more_path=("has_more",),
+        ),
+        Endpoint(
+            name="followings",
+            method="POST",
+            path="/get_ig_user_followings.php",
+            params=("username_or_url", "pagination_token"),
+            items_path=("users",),
+            cursor_path=("pagination_token",),
+            cursor_param="pagination_token",
+            has_more_path=("has_more",),
+        ),
+        Endpoint(
+            name="similar_accounts",
+            method="POST",
+            path="/get_ig_similar_accounts.php",
+            params=("username_or_url",),
+            items_path=("users",),
         ),
     )
 }
