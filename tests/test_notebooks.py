@@ -60,7 +60,7 @@ def test_sample_sequence_end_to_end(tmp_path, monkeypatch):
     assert len(tables["users"]) == 200
     assert len(tables["posts"]) == 400
 
-    figures = list((tmp_path / "figures").glob("*.png"))
+    figures = list((tmp_path / "figures").rglob("*.png"))
     assert len(figures) >= 5
     for stage in ("raw", "processed"):
         assert any((tmp_path / "data" / stage / "sample").iterdir())

@@ -405,3 +405,52 @@ def test_report_style_fonts(users):
     assert ax.xaxis.label.get_fontsize() == 12
     ax.figure.canvas.draw()
     assert ax.get_xticklabels()[0].get_fontsize() == 10
+
+
+# trend figures
+
+
+def test_engagement_tier_plot_boxes():
+    from igtrends import trends
+
+    accounts = pd.DataFrame({
+        "account_id": list("abcdefgh"),
+        "follower_count": [100, 200, 300, 400, 500, 600, 700, 800],
+        "engagement_rate": [0.08, 0.07, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01],
+    })
+    fig = plots.engagement_tier_plot(trends.engagement_by_tier(accounts))
+    scatter_ax, box_ax = fig.axes[:2]
+    assert scatter_ax.get_xscale() == "log"
+    # Four quartile tiers, so four boxes with the range of each tier as its label.
+    assert tick_texts(box_ax, "x") == ["100–275", "275–450", "450–625", "625–800"]
+    assert "%" in box_ax.get_ylabel()
+
+
+def test_hashtag_engagement_bar_min_posts():
+    from igtrends.errors import InsufficientDataError
+
+    stats = pd.DataFrame({"hashtag": ["a", "b", "c"], "posts": [3, 5, 1],
+                          "mean_likes": pd.array([40.0, 10.0, 900.0], dtype="Float64")})
+    fig = plots.hashtag_engagement_bar(stats, min_posts=3)
+    ax = fig.axes[0]
+    # "c" has one post, below min_posts; "a" has more mean likes than "b".
+    assert tick_texts(ax, "y") == ["#a", "#b"]
+    assert bar_widths(ax) == [40.0, 10.0]
+    with pytest.raises(InsufficientDataError):
+        plots.hashtag_engagement_bar(stats, min_posts=10)
+
+
+def test_weekly_activity_plot_states_zone(tmp_path):
+    index = pd.date_range("2024-01-01", periods=3, freq="W-MON", tz="UTC")
+    weekly = pd.DataFrame({"posts": [2, 0, 1], "likes_per_post": [15.0, np.nan, 6.0]}, index=index)
+    fig = plots.weekly_activity_plot(weekly, tz="UTC")
+    assert "UTC" in fig.axes[1].get_xlabel()
+    paths = plots.save_figure(fig, tmp_path, "weekly")
+    with Image.open(paths[0]) as image:
+        assert image.info["dpi"][0] == pytest.approx(150, abs=1)
+
+
+def test_cooccurrence_heatmap_labels():
+    matrix = pd.DataFrame([[3, 2], [2, 2]], index=["ai", "ml"], columns=["ai", "ml"])
+    fig = plots.cooccurrence_heatmap(matrix)
+    assert tick_texts(fig.axes[0], "y") == ["#ai", "#ml"]

@@ -87,3 +87,33 @@ class NotebookExecutionError(IgtrendsError):
 
 class CallLimitError(IgtrendsError):
     """A crawl reached its maximum number of API calls."""
+
+
+class RetryError(APIError):
+    """A request still failed after every retry, or the server asked for a longer wait.
+
+    ``attempts`` is how many times the request was sent.
+    """
+
+    def __init__(self, message: str, *, attempts: int, **details) -> None:
+        self.attempts = attempts
+        super().__init__(message, **details)
+
+
+class InsufficientDataError(DatasetError):
+    """A data set lacks the columns or rows that an analysis or figure needs.
+
+    The message names what is missing, so a caller can skip the figure and show why.
+    """
+
+
+class ArtifactError(IgtrendsError):
+    """A saved model folder is missing a file or was written by an incompatible version."""
+
+
+class UnknownIdError(IgtrendsError, LookupError):
+    """A user or item id is not in the saved model's vocabulary."""
+
+
+class FeatureInputError(IgtrendsError, ValueError):
+    """Features given for a new user are not valid JSON, name an unknown feature or have a bad value."""

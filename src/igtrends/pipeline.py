@@ -538,6 +538,23 @@ def _check_run_options(dataset: str, epochs: int | None, seed: int) -> None:
         raise ConfigurationError(f"invalid seed {seed!r}: expected a non-negative integer")
 
 
+def _write_run_report(run_dir: Path, notebooks: list[Path]) -> None:
+    """Write ``run_dir/report.html`` from the executed notebooks that exist.
+
+    A report that cannot be written is logged and does not fail the run, because the
+    executed notebooks stay in the run folder either way.
+    """
+    from igtrends.report import write_report
+
+    existing = [path for path in notebooks if path.exists()]
+    if not existing:
+        return
+    try:
+        write_report(run_dir, existing)
+    except (OSError, ValueError, nbformat.ValidationError) as error:
+        logger.error("report of %s not written: %s", run_dir, error)
+
+
 def run_pipeline(
     dataset: str = "sample",
     *,
@@ -639,8 +656,10 @@ def run_pipeline(
                 elapsed,
                 output,
             )
+            _write_run_report(run_dir, [*executed, output])
             raise
         logger.info("notebook %s finished in %.1f s", notebook.name, time.perf_counter() - started)
         executed.append(output)
 
+    _write_run_report(run_dir, executed)
     return RunResult(run_dir=run_dir, notebooks=executed, metrics=_read_metrics(run_dir))

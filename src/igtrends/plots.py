@@ -24,6 +24,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from igtrends.errors import InsufficientDataError
 from igtrends.log import get_logger
 
 logger = get_logger("plots")
@@ -323,6 +324,133 @@ def correlation_heatmap(
     return fig
 
 
+def engagement_tier_plot(tiers: pd.DataFrame) -> Figure:
+    """Plot engagement rate against follower count, per account and per follower tier.
+
+    The left panel is a scatter on a log follower axis. The right panel has one box per
+    tier, whose line is the tier's median rate. Rates are drawn in percent.
+
+    Args:
+        tiers: Table from :func:`igtrends.trends.engagement_by_tier` with the columns
+            ``follower_count``, ``engagement_rate`` (a fraction) and ``tier``.
+
+    Raises:
+        ValueError: A column is missing or the table is empty.
+    """
+    _require_columns(tiers, ["follower_count", "engagement_rate", "tier"], "tiers")
+    if tiers.empty:
+        raise ValueError("tiers table is empty, so there is nothing to plot")
+    percent = tiers["engagement_rate"].astype("float64") * 100.0
+    labels = [str(label) for label in tiers["tier"].cat.categories
+              if (tiers["tier"] == label).any()]
+
+    with report_style():
+        fig, (scatter_ax, box_ax) = _new_figure(1, 2, figsize=(12, 4.5))
+        scatter_ax.scatter(tiers["follower_count"].astype("float64"), percent, s=14,
+                           alpha=0.6, color=PALETTE[0])
+        scatter_ax.set_xscale("log")
+        scatter_ax.set_title("Engagement rate by account")
+        scatter_ax.set_xlabel("followers (log scale)")
+        scatter_ax.set_ylabel("engagement rate (% of followers)")
+
+        groups = [percent[tiers["tier"] == label].to_numpy() for label in labels]
+        box_ax.boxplot(groups, tick_labels=labels, showfliers=False,
+                       medianprops={"color": PALETTE[3], "linewidth": 2})
+        box_ax.set_title("Engagement rate by follower tier (quantiles)")
+        box_ax.set_xlabel("follower tier (followers)")
+        box_ax.set_ylabel("engagement rate (% of followers)")
+        box_ax.grid(axis="x", visible=False)
+        fig.suptitle(f"Likes per post as a share of followers, {len(tiers)} accounts")
+    return fig
+
+
+def hashtag_engagement_bar(stats: pd.DataFrame, n: int = 15, min_posts: int = 3) -> Figure:
+    """Plot the ``n`` hashtags with the most mean likes per post, among tags with ``min_posts`` posts.
+
+    Args:
+        stats: Table from :func:`igtrends.trends.hashtag_stats`.
+        n: Number of hashtags to show.
+        min_posts: Fewest posts a hashtag needs, because a mean over one post is noise.
+
+    Raises:
+        ValueError: A column is missing.
+        InsufficientDataError: No hashtag has ``min_posts`` posts with known likes.
+    """
+    _require_columns(stats, ["hashtag", "posts", "mean_likes"], "hashtag stats")
+    shown = stats[(stats["posts"] >= min_posts) & stats["mean_likes"].notna()]
+    if shown.empty:
+        raise InsufficientDataError(f"no hashtag has {min_posts} or more posts with known likes")
+    shown = shown.sort_values(["mean_likes", "hashtag"], ascending=[False, True]).head(n)
+
+    with report_style():
+        fig, ax = _new_figure(figsize=(8, max(3.0, 0.35 * len(shown) + 1.5)))
+        labels = ["#" + str(tag) for tag in shown["hashtag"]]
+        bars = ax.barh(labels, shown["mean_likes"].astype("float64").to_numpy(), color=PALETTE[2])
+        ax.bar_label(bars, labels=[f"{value:,.0f} ({posts} posts)" for value, posts
+                                   in zip(shown["mean_likes"], shown["posts"])], padding=3)
+        ax.invert_yaxis()
+        ax.set_title(f"Top {len(shown)} hashtags by mean likes per post (at least {min_posts} posts)")
+        ax.set_xlabel("mean likes per post")
+        ax.set_ylabel("hashtag")
+        ax.margins(x=0.25)
+        ax.grid(axis="y", visible=False)
+    return fig
+
+
+def cooccurrence_heatmap(matrix: pd.DataFrame) -> Figure:
+    """Plot how many posts use each pair of hashtags, with the count in each cell.
+
+    Args:
+        matrix: Square table from :func:`igtrends.trends.hashtag_cooccurrence`.
+
+    Raises:
+        ValueError: The table is not square.
+    """
+    if matrix.shape[0] != matrix.shape[1] or matrix.empty:
+        raise ValueError(f"co-occurrence matrix must be square and non-empty, got shape {matrix.shape}")
+    labels = ["#" + str(tag) for tag in matrix.index]
+    with report_style():
+        size = max(5.0, 0.6 * len(matrix) + 2.5)
+        fig, ax = _new_figure(figsize=(size + 1.5, size))
+        sns.heatmap(matrix.to_numpy(), ax=ax, annot=True, fmt="d", cmap="mako_r", square=True,
+                    xticklabels=labels, yticklabels=labels,
+                    cbar_kws={"label": "posts with both hashtags"})
+        ax.set_title(f"Hashtag co-occurrence of the {len(matrix)} most used hashtags")
+        ax.set_xlabel("hashtag")
+        ax.set_ylabel("hashtag")
+        ax.grid(False)
+    return fig
+
+
+def weekly_activity_plot(weekly: pd.DataFrame, tz: str = "UTC") -> Figure:
+    """Plot posts per week and mean likes per post per week, one panel each.
+
+    Args:
+        weekly: Table from :func:`igtrends.trends.weekly_activity`, indexed by week start.
+        tz: Time zone of the weeks, stated on the time axis.
+
+    Raises:
+        ValueError: A column is missing or the table is empty.
+    """
+    _require_columns(weekly, ["posts", "likes_per_post"], "weekly")
+    if weekly.empty:
+        raise ValueError("weekly table is empty, so there is nothing to plot")
+    weeks = weekly.index.tz_localize(None) if weekly.index.tz is not None else weekly.index
+
+    with report_style():
+        fig, (posts_ax, likes_ax) = _new_figure(2, 1, figsize=(11, 6.5), sharex=True)
+        posts_ax.step(weeks, weekly["posts"].to_numpy(), where="post", color=PALETTE[0])
+        posts_ax.set_title("Posts per week")
+        posts_ax.set_ylabel("posts")
+        likes_ax.plot(weeks, weekly["likes_per_post"].to_numpy(), marker="o", markersize=2,
+                      linestyle="none" if len(weekly) > 60 else "-", color=PALETTE[1])
+        likes_ax.set_title("Mean likes per post, by week")
+        likes_ax.set_ylabel("likes per post")
+        likes_ax.set_xlabel(f"week starting Monday 00:00 ({tz})")
+        fig.suptitle(f"Volume and engagement over {len(weekly)} weeks ({tz})")
+    return fig
+
+
 # Model training and evaluation
 
 
@@ -506,7 +634,8 @@ def _is_numeric_or_bool(series: pd.Series) -> bool:
 
 
 def _new_figure(
-    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], squeeze: bool = True
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], squeeze: bool = True,
+    sharex: bool = False,
 ) -> tuple[Figure, Any]:
     """Create a figure outside pyplot with constrained layout and report-sized tick labels.
 
@@ -514,7 +643,7 @@ def _new_figure(
     :func:`report_style` has ended, so their size is set on the axes here.
     """
     fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=squeeze)
+    axes = fig.subplots(nrows, ncols, squeeze=squeeze, sharex=sharex)
     for ax in np.atleast_1d(axes).ravel():
         ax.tick_params(labelsize=_TICK_SIZE)
     return fig, axes

@@ -9,6 +9,15 @@ Four tables come out of the raw responses:
   (``(user_id, post_id, kind)`` unique). Likes carry no time, because the likers
   endpoint returns none.
 
+Imported data sets can add a fifth, optional table:
+
+- ``accounts``: one row per account of an account-level data set, such as a table of
+  top influencers or of account features (``account_id`` unique). Unlike ``users``,
+  ``is_verified`` may be missing, because many such tables lack it.
+
+Imported posts may lack ``shortcode``, ``taken_at`` and ``media_type``, so those
+columns accept missing values. Posts built from API responses always have them.
+
 Counts are nullable ``Int64``: a count the API did not return is ``<NA>``, never 0,
 and stays ``<NA>`` through the Parquet round trip.
 """
@@ -32,6 +41,7 @@ __all__ = [
     "KINDS",
     "MEDIA_TYPES",
     "SCHEMAS",
+    "OPTIONAL_TABLE_NAMES",
     "TABLE_NAMES",
     "empty_table",
     "read_tables",
@@ -42,6 +52,7 @@ __all__ = [
 log = get_logger("tables")
 
 TABLE_NAMES = ("users", "posts", "hashtags", "engagements")
+OPTIONAL_TABLE_NAMES = ("accounts",)
 MEDIA_TYPES = ("photo", "video", "carousel")
 KINDS = ("like", "comment")
 UTC_TIME = pd.DatetimeTZDtype(unit="ns", tz="UTC")
@@ -70,10 +81,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "posts": pa.DataFrameSchema(
         {
             "post_id": pa.Column(str, unique=True),
-            "shortcode": pa.Column(str),
+            "shortcode": pa.Column(str, nullable=True),
             "owner_id": pa.Column(str),
-            "taken_at": pa.Column(UTC_TIME),
-            "media_type": pa.Column(str, pa.Check.isin(MEDIA_TYPES)),
+            "taken_at": pa.Column(UTC_TIME, nullable=True),
+            "media_type": pa.Column(str, pa.Check.isin(MEDIA_TYPES), nullable=True),
             "like_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
             "comment_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
             "caption": pa.Column(str, nullable=True),
@@ -100,6 +111,27 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         strict=True,
         unique=["user_id", "post_id", "kind"],
         name="engagements",
+    ),
+    "accounts": pa.DataFrameSchema(
+        {
+            "account_id": pa.Column(str, unique=True),
+            "username": pa.Column(str, nullable=True),
+            "follower_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            "following_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            "media_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            "is_verified": pa.Column("boolean", nullable=True),
+            "is_private": pa.Column("boolean", nullable=True),
+            "has_profile_pic": pa.Column("boolean", nullable=True),
+            "is_fake": pa.Column("boolean", nullable=True),
+            "country": pa.Column(str, nullable=True),
+            "avg_likes": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            "new_post_avg_like": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            "total_likes": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            # A fraction, so 0.0139 is 1.39 %.
+            "engagement_rate_60d": pa.Column("Float64", _NON_NEGATIVE, nullable=True),
+        },
+        strict=True,
+        name="accounts",
     ),
 }
 
@@ -192,7 +224,8 @@ def _schema(name: str) -> pa.DataFrameSchema:
     try:
         return SCHEMAS[name]
     except KeyError:
-        raise SchemaError(f"unknown table {name!r}; known tables are {list(TABLE_NAMES)}") from None
+        known = [*TABLE_NAMES, *OPTIONAL_TABLE_NAMES]
+        raise SchemaError(f"unknown table {name!r}; known tables are {known}") from None
 
 
 def _describe_failures(name: str, failures: pd.DataFrame) -> str:
