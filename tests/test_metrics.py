@@ -218,3 +218,40 @@ def test_pointwise_single_class_gives_nan_auc():
     assert math.isnan(metrics["roc_auc"])
     assert math.isnan(metrics["specificity"])
     assert metrics["recall"] == pytest.approx(0.5)
+
+
+# Ties in the scores and users with no test items, end to end
+
+
+def test_tie_at_cutoff_takes_lower_index():
+    # Items 2 and 3 tie at 0.5 for the second place; item 2 has the lower index, so the
+    # top 2 is [0, 2]. Relevant {3} is then missed: Recall@2 = 0, NDCG@2 = 0, AP@2 = 0.
+    scores = np.array([[0.9, 0.1, 0.5, 0.5]])
+    top = top_k_excluding(scores, None, 2)
+    assert top.tolist() == [[0, 2]]
+    result = mean_ranking_metrics(top, [[3]], ks=(2,))
+    assert result["recall@2"] == 0.0
+    assert result["ndcg@2"] == 0.0
+    assert result["map@2"] == 0.0
+
+
+def test_all_tied_scores_rank_by_index():
+    # Every score is equal, so the ranking is [0, 1, 2, 3]. Relevant {1, 3} gives hits at
+    # 0-based ranks 1 and 3: DCG@4 = 1/log2(3) + 1/log2(5), IDCG@4 = 1 + 1/log2(3);
+    # AP@4 = (1/2 + 2/4) / 2 = 0.5; Precision@4 = 2/4.
+    top = top_k_excluding(np.zeros((1, 4)), None, 4)
+    result = mean_ranking_metrics(top, [[1, 3]], ks=(4,))
+    expected_ndcg = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert result["ndcg@4"] == pytest.approx(expected_ndcg)
+    assert result["map@4"] == pytest.approx(0.5)
+    assert result["precision@4"] == pytest.approx(0.5)
+
+
+def test_map_skips_users_without_relevant_items():
+    # User A: relevant {2}, ranking [1, 2] -> AP@2 = (1/2) / 1 = 0.5. User B: relevant
+    # {1}, ranking [1, 2] -> AP@2 = 1. User C has no relevant items and is skipped, so
+    # MAP@2 = (0.5 + 1) / 2 = 0.75, not 1.5 / 3.
+    result = mean_ranking_metrics([[1, 2], [1, 2], [1, 2]], [[2], [1], []], ks=(2,))
+    assert result["map@2"] == pytest.approx(0.75)
+    assert result["ndcg@2"] == pytest.approx((1 / math.log2(3) + 1.0) / 2)
+    assert result["users_skipped"] == 1

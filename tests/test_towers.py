@@ -124,6 +124,8 @@ def test_config_without_inputs_raises():
     [
         ("dropout", 1.5),
         ("dropout", -0.1),
+        ("input_dropout", 1.0),
+        ("input_dropout", -0.2),
         ("learning_rate", 0.0),
         ("negatives_per_positive", 0),
         ("hidden_units", (0,)),
@@ -264,3 +266,28 @@ def test_new_user_embedding_from_features():
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="feature columns"):
         model.embed_new_users(np.zeros((1, FEATURES.shape[1] + 1)))
+
+
+def test_input_dropout_only_in_training():
+    # Dropout on the feature input is active with training=True only, so inference
+    # embeddings repeat exactly and a training call gives different ones.
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(input_dropout=0.5))
+    inputs = {"index": np.arange(N_USERS, dtype=np.int32), "features": FEATURES}
+    first = np.asarray(model.user_tower(inputs, training=False))
+    second = np.asarray(model.user_tower(inputs, training=False))
+    assert np.array_equal(first, second)
+    dropped = np.asarray(model.user_tower(inputs, training=True))
+    assert not np.array_equal(first, dropped)
+
+
+def test_repeated_users_train_deterministically():
+    # Every user appears four times per batch, so the user tower runs once per distinct
+    # user. The loss and scores must still repeat exactly for the same seed.
+    users = np.repeat(np.arange(N_USERS), 4)
+    items = np.tile(np.arange(4), N_USERS) + 4 * (users >= 4)
+    first = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(epochs=3, id_dropout=0.2))
+    second = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(epochs=3, id_dropout=0.2))
+    first.fit(users, items, progress=False)
+    second.fit(users, items, progress=False)
+    assert first.history.loss == second.history.loss
+    assert np.array_equal(first.score(np.arange(N_USERS)), second.score(np.arange(N_USERS)))

@@ -21,7 +21,7 @@ from igtrends.pipeline import DATASETS, run_pipeline
 
 EXIT_ERROR = 1
 # Modules that each add one command through ``register(commands)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("igtrends.commands.collect", "igtrends.commands.bench", "igtrends.commands.recommend")
 EXIT_INTERRUPTED = 130
 
 
@@ -177,14 +177,36 @@ def _run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Write to whatever ``sys.stderr`` is at the time of each record.
+
+    A handler bound to the stream object of its creation would keep writing to a
+    stream that a caller (a test runner, a notebook) has since replaced and closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _configure_logging(quiet: bool) -> None:
     """Log igtrends records at INFO (WARNING when quiet) and other records at WARNING to stderr."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    root = logging.getLogger()
+    if not any(isinstance(handler, _CurrentStderrHandler) for handler in root.handlers):
+        handler = _CurrentStderrHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+        )
+        root.addHandler(handler)
+        if root.level == logging.NOTSET or root.level > logging.WARNING:
+            root.setLevel(logging.WARNING)
     logging.getLogger("igtrends").setLevel(logging.WARNING if quiet else logging.INFO)
 
 
