@@ -164,3 +164,42 @@ def test_nan_query_rejected():
 def test_unknown_backend_rejected():
     with pytest.raises(Exception, match="backend='annoy' is unknown"):
         build_index(random_vectors(5), backend="annoy")
+
+
+# The faiss engine of the exact back end
+
+
+def test_faiss_engine_matches_brute_force():
+    items = random_vectors(500, dim=16, seed=3)
+    queries = random_vectors(20, dim=16, seed=4)
+    for metric in ("cosine", "inner_product"):
+        index = ExactIndex(items, metric=metric, engine="faiss")
+        result = index.search(queries, k=10)
+        np.testing.assert_array_equal(result.positions, brute_force(queries, items, 10, metric))
+
+
+def test_faiss_engine_acceptance_cases(tmp_path):
+    # Three items with k = 10 return those three.
+    three = ExactIndex(random_vectors(3, dim=4), ["a", "b", "c"], engine="faiss")
+    assert sorted(three.search(random_vectors(1, dim=4, seed=1), k=10).ids_of(0)) == ["a", "b", "c"]
+
+    # Under cosine, [3, 4] and [0.6, 0.8] are the same direction: both score 0.6 against [1, 0].
+    pair = ExactIndex(np.array([[3.0, 4.0], [0.6, 0.8]]), engine="faiss")
+    np.testing.assert_allclose(pair.search(np.array([[1.0, 0.0]]), k=2).scores, [[0.6, 0.6]], rtol=1e-6)
+
+    # A float64 Fortran-ordered slice returns the ids of a float32 contiguous copy.
+    items = random_vectors(200, dim=8, seed=5)
+    queries64 = np.asfortranarray(random_vectors(10, dim=8, seed=6).astype(np.float64))[::2]
+    index = ExactIndex(items, engine="faiss")
+    expected = index.search(np.ascontiguousarray(queries64, dtype=np.float32), k=5).positions
+    np.testing.assert_array_equal(index.search(queries64, k=5).positions, expected)
+
+    # The engine survives a save and load.
+    loaded = load_index(index.save(tmp_path / "faiss-exact"))
+    assert loaded.engine == "faiss"
+    np.testing.assert_array_equal(loaded.search(queries64, k=5).positions, expected)
+
+
+def test_unknown_engine_rejected():
+    with pytest.raises(Exception, match="engine='blas'"):
+        ExactIndex(random_vectors(5), engine="blas")
