@@ -195,8 +195,8 @@ def test_sampled_bce_at_zero_logits_is_log_two():
 
 
 def test_extra_negative_equal_to_positive_masked():
-    # Rows (u1, P) and (u2, Q) plus extra negatives P and R: for u1 the extra P is its
-    # own positive and must get no probability; for u2 it is a true negative.
+    # Rows (u1, P) and (u2, Q) plus extra negatives P and R. For u1 the extra P is its
+    # own positive and must get no probability, but for u2 it is a true negative.
     queries = tf.constant([[1.0, 0.0], [0.0, 1.0]])
     candidates = tf.constant([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.6, 0.8]])
     ids = tf.constant([7, 3, 7, 9], dtype=tf.int64)

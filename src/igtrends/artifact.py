@@ -1,6 +1,6 @@
 """The parts of a saved model folder beyond the towers: encoders, index and manifest.
 
-:func:`igtrends.training.save_trained` writes one folder that holds everything a
+:func:`igtrends.training.save_trained` writes one folder that contains everything a
 recommender needs, so loading it needs nothing from the run that made it:
 
 - ``model/``: both towers in native Keras format, the feature matrices and the config

@@ -102,7 +102,7 @@ class DroppedRows:
 
 @dataclass
 class ImportReport:
-    """What an import read, wrote and dropped.
+    """Summary of an import: rows read, written and dropped.
 
     Attributes:
         preset: Preset name, or ``"raw-store"`` for the raw responses of a crawl.
@@ -698,7 +698,7 @@ def import_dataset(data_dir: str | os.PathLike[str], preset: str | None = None) 
     A folder that matches no preset is read as the raw store of a crawl.
 
     Raises:
-        DatasetError: The preset is unknown, or the folder holds neither a known data
+        DatasetError: The preset is unknown, or the folder contains neither a known data
             set nor raw records.
     """
     folder = Path(data_dir)

@@ -135,7 +135,7 @@ class Recommender:
     ) -> np.ndarray:
         """Encode a new user's raw features (and engaged item ids) like the training users.
 
-        ``features`` maps user feature columns to values; a column left out counts as
+        ``features`` maps user feature columns to values. A column left out counts as
         missing, so it gets the training median (numeric), False (binary) or the unseen
         category. ``engaged`` item ids fill the history part of the features when the
         model was trained with user history.

@@ -7,10 +7,10 @@ One interface, :class:`ItemIndex`, has two back ends:
 - :class:`HNSWIndex` searches a hierarchical navigable small-world graph built with
   ``hnswlib``. It is approximate: ``ef_search`` trades speed for recall.
 
-``hnswlib`` was chosen over ``faiss.IndexHNSWFlat``: with the same graph settings
-both reach the same recall@10 at each ``ef``, and on clustered vectors ``hnswlib``
-answered more queries per second on one core at every ``ef`` measured, while faiss
-built faster. ``benchmarks/ann.py`` measures both (results in ``docs/benchmarks.md``).
+``hnswlib`` was chosen over ``faiss.IndexHNSWFlat``. With the same graph settings
+both reach the same recall@10 at each ``ef``. On clustered vectors ``hnswlib`` served
+more queries per second on one core at every ``ef`` measured, while faiss built
+faster. ``benchmarks/ann.py`` measures both (results in ``docs/benchmarks.md``).
 
 Both back ends rank by ``cosine`` similarity (vectors are unit-normalised on the way in)
 or by raw ``inner_product``. The two-tower model's embeddings are unit length, so both

@@ -269,8 +269,8 @@ class TwoTowerModel:
                     extra_vectors = embed(self.item_tower, item_features, extra, training, seed + [0, 4])
                     candidate = tf.concat([candidate, extra_vectors], 0)
                     candidate_ids = tf.concat([batch_items, extra], 0)
-                    # Expected appearances per batch: batch * q_j for an in-batch item and
-                    # extra / n_items for a uniform draw; each column is corrected by its own.
+                    # An in-batch item appears batch * q_j times per batch and a uniform
+                    # draw extra / n_items times, so each column subtracts its own log.
                     batch = tf.cast(tf.shape(batch_items)[0], tf.float32)
                     uniform = tf.math.log(float(config.extra_negatives) / n_items)
                     log_probability = tf.concat(

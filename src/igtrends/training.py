@@ -72,8 +72,8 @@ def default_config(dataset: str, **overrides: Any) -> tuple[float, TwoTowerConfi
 class TrainedRun:
     """A trained model with the split and ids it was trained and will be evaluated on.
 
-    The encoders turn raw feature columns into the model's inputs; they are None for a
-    folder saved before encoders were kept. ``user_history`` says whether the user
+    The encoders turn raw feature columns into the model's inputs. They are None for a
+    folder saved before encoders were kept. ``user_history`` is True when the user
     features end with the training-history row over all items.
     """
 
@@ -136,10 +136,10 @@ def train_two_tower(
     """Split ``data``, encode features on training rows and train the two towers.
 
     With ``validation_fraction`` > 0, that share of the training pairs is kept out of
-    training and gives the validation loss curve; the test pairs are never touched.
+    training and gives the validation loss curve. The test pairs are never touched.
     With ``user_history``, each user's training items (see :func:`history_features`)
-    are appended to the user features, as a learned summary of what the user engaged
-    with; a user without training pairs gets an empty history.
+    are appended to the user features, so the user tower learns from what the user
+    engaged with. A user without training pairs gets an empty history.
     """
     split = split_per_user(data, test_fraction, seed=config.seed)
     if len(split.train_users) == 0 or len(split.test_users) == 0:
@@ -181,7 +181,7 @@ def save_trained(
 ) -> Path:
     """Write ``run`` to ``folder`` as a self-contained model artifact.
 
-    The folder holds the model, split and ids, the fitted encoders, an index of the item
+    The folder contains the model, split and ids, the fitted encoders, an index of the item
     embeddings (``index_backend`` ``"exact"`` or ``"hnsw"``, with ``index_options`` for
     :func:`igtrends.retrieval.build_index`) and ``manifest.json``. The manifest records
     ``metrics`` when given, otherwise, with ``evaluate``, the two-tower ranking metrics

@@ -249,7 +249,7 @@ def weekly_activity(posts: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
 
     Returns:
         One row per week from the first to the last week with posts, indexed by the
-        week's Monday, with columns ``posts`` (posts taken that week), ``likes`` (sum
+        week's Monday. The columns are ``posts`` (posts taken that week), ``likes`` (sum
         of known ``like_count``) and ``likes_per_post`` (mean of known counts, missing
         in weeks without posts).
 

@@ -2,8 +2,8 @@
 
 The crawl plan is :func:`igtrends.collect.crawl`. Every response is stored before the
 next request, so the command can be stopped or killed at any point and run again with
-the same options: it fetches only what is not stored yet, and a second complete run
-sends no request at all.
+the same options. It then fetches only what is not stored yet, and a second complete
+run sends no request at all.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ log = get_logger("commands.collect")
 
 EXIT_REQUESTS_FAILED = 1
 # NOTE: the API plans' rate limits were not available, so 2 requests per second is a
-# conservative guess; a 429 reply is retried after its Retry-After in any case.
+# conservative guess. A 429 reply is retried after its Retry-After in any case.
 DEFAULT_REQUESTS_PER_SECOND = 2.0
 
 
