@@ -79,9 +79,12 @@ def test_write_results_round_trip(tmp_path):
 @pytest.mark.slow
 def test_cold_start_towers_beat_popularity():
     rows = bench.run_cold_start(
-        tiny_data(), test_fraction=0.25, config=tiny_config(), cold_fraction=0.25, id_dropout=0.3
+        tiny_data(), test_fraction=0.25, config=tiny_config(), cold_fraction=0.25
     )
+    # The only user feature cannot be left out, so one tower row follows popularity.
     popularity, towers = rows
+    assert towers.settings["chosen_user_features"] == "all user features"
+    assert towers.settings["user_ids"] is False
     # Popularity gives every user the same list, so it ranks the other group's items
     # high for about half of the held-out users. The group feature avoids that.
     assert towers.metrics["ndcg@10"] > popularity.metrics["ndcg@10"]
@@ -100,3 +103,22 @@ def test_benchmark_rows_and_same_seed_repeats():
     assert any("prototype" in name for name in names)
     for row, repeated in zip(first, second, strict=True):
         assert row.metrics == repeated.metrics, row.model
+
+
+def test_feature_subsets_leave_out_columns_or_kinds():
+    columns = FeatureColumns(
+        numeric=["age"], categorical=["gender", "occupation"],
+        binary=[f"tag_{n}" for n in range(10)],
+    )  # fmt: skip
+    subsets = bench.feature_subsets(columns, max_single=8)
+    assert list(subsets) == [
+        "all user features",
+        "without age",
+        "without the 10 binary columns",
+        "without gender",
+        "without occupation",
+    ]
+    assert subsets["without occupation"].all() == ["age", *columns.binary, "gender"]
+    assert subsets["without the 10 binary columns"].binary == []
+    # A subset with no column left is not offered.
+    assert list(bench.feature_subsets(FeatureColumns(numeric=["age"]))) == ["all user features"]

@@ -9,9 +9,11 @@ import pytest
 import tensorflow as tf
 
 from igtrends.losses import (
+    batch_columns,
     in_batch_logits,
     in_batch_softmax_loss,
     sampled_binary_cross_entropy,
+    weighted_softmax_loss,
 )
 
 # A batch of three pairs (u1, P), (u2, Q), (u3, P): item P appears in rows 0 and 2.
@@ -207,3 +209,72 @@ def test_extra_negative_equal_to_positive_masked():
     assert probabilities[0, 0] > 0.0
     assert result[1, 2] == pytest.approx(0.0)
     assert result[1, 3] == pytest.approx(0.8)
+
+
+# One column per distinct item
+
+
+def reference_and_weighted(use_log_q: bool, mask: bool, extra: bool, seed: int = 0):
+    """Both formulations of one batch with repeated items, as float pairs."""
+    rng = np.random.default_rng(seed)
+    n_items, batch, n_extra, dim = 12, 40, 7, 5
+    item_vectors = rng.normal(size=(n_items, dim)).astype(np.float32)
+    queries = rng.normal(size=(batch, dim)).astype(np.float32)
+    ids = rng.integers(0, n_items, batch)
+    extra_ids = rng.integers(0, n_items, n_extra)
+    log_q = np.log(rng.dirichlet(np.ones(n_items))).astype(np.float32)
+    if extra:
+        candidate_ids = np.concatenate([ids, extra_ids])
+        # An in-batch copy is expected batch * q_j times and an extra one n_extra / n_items.
+        log_probability = np.concatenate([log_q[ids] + np.log(batch), np.full(n_extra, np.log(n_extra / n_items))])
+    else:
+        candidate_ids = ids
+        log_probability = log_q[ids]
+    reference = in_batch_softmax_loss(
+        queries, item_vectors[candidate_ids], candidate_ids, 0.3,
+        log_probability.astype(np.float32) if use_log_q else None, mask,
+    )  # fmt: skip
+    columns = batch_columns(
+        tf.constant(ids), tf.constant(extra_ids) if extra else None,
+        tf.constant(log_q) if use_log_q else None, n_items,
+    )  # fmt: skip
+    weighted = weighted_softmax_loss(queries, tf.gather(item_vectors, columns.ids), columns, 0.3, mask)
+    return float(reference), float(weighted), columns, ids
+
+
+@pytest.mark.parametrize("use_log_q", [False, True])
+@pytest.mark.parametrize("mask", [False, True])
+@pytest.mark.parametrize("extra", [False, True])
+def test_weighted_columns_equal_one_column_per_copy(use_log_q, mask, extra):
+    reference, weighted, _, _ = reference_and_weighted(use_log_q, mask, extra)
+    assert weighted == pytest.approx(reference, rel=1e-5)
+
+
+def test_batch_columns_list_each_item_once():
+    _, _, columns, ids = reference_and_weighted(False, True, False)
+    distinct = columns.ids.numpy()
+    assert len(distinct) == len(set(distinct.tolist()))
+    assert set(distinct.tolist()) == set(ids.tolist())
+    np.testing.assert_array_equal(distinct[columns.positive_columns.numpy()], ids)
+    # Without the correction, a column's weight is its number of copies.
+    copies = np.array([np.sum(ids == item) for item in distinct])
+    np.testing.assert_allclose(np.exp(columns.log_weights.numpy()), copies, rtol=1e-6)
+
+
+def test_weighted_loss_by_hand():
+    # Rows (u1, P), (u2, Q), (u3, P) as in QUERIES, no correction, temperature 1.
+    # Columns P (2 copies) and Q (1 copy). Masking keeps one copy of P for rows 0 and 2:
+    #   row 0: logits P = 1 + log 1 (own copy), Q = 0 -> log(e^1 + e^0) - 1
+    #   row 1: P counts twice, Q = 1           -> log(2 e^0 + e^1) - 1
+    #   row 2: P = 0.6 (own copy), Q = 0.8     -> log(e^0.6 + e^0.8) - 0.6
+    expected = np.mean(
+        [
+            math.log(math.e + 1) - 1,
+            math.log(2 + math.e) - 1,
+            math.log(math.exp(0.6) + math.exp(0.8)) - 0.6,
+        ]
+    )
+    columns = batch_columns(tf.constant(CANDIDATE_IDS))
+    vectors = tf.constant([[1.0, 0.0], [0.0, 1.0]])  # P then Q, in order of first appearance
+    loss = weighted_softmax_loss(tf.constant(QUERIES), vectors, columns, 1.0)
+    assert float(loss) == pytest.approx(expected, rel=1e-6)

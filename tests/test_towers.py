@@ -56,11 +56,54 @@ def softmax_model() -> TwoTowerModel:
 
 
 def test_embeddings_have_unit_norm():
-    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(item_bias=False))
     norms = np.linalg.norm(model.user_embeddings(), axis=1)
     assert norms == pytest.approx(np.ones(N_USERS), abs=1e-5)
     norms = np.linalg.norm(model.item_embeddings(), axis=1)
     assert norms == pytest.approx(np.ones(N_ITEMS), abs=1e-5)
+    assert model.index_metric == "cosine"
+
+
+def test_item_offset_is_last_column():
+    # With an item offset, both vectors get one more column: ones for users and the
+    # offset times the temperature for items, which starts at 0.
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    users, items = model.user_embeddings(), model.item_embeddings()
+    assert users.shape == (N_USERS, 9)
+    assert items.shape == (N_ITEMS, 9)
+    np.testing.assert_array_equal(users[:, -1], 1.0)
+    np.testing.assert_array_equal(items[:, -1], 0.0)
+    np.testing.assert_allclose(np.linalg.norm(users[:, :-1], axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(items[:, :-1], axis=1), 1.0, rtol=1e-5)
+    assert model.index_metric == "inner_product"
+
+
+def test_item_offset_adds_to_cosine():
+    # Set item 2's id offset to 3.0 by hand: its score for every user rises by the
+    # temperature (0.1) times 3.0 and no other item's score changes.
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    before = model.score(np.arange(N_USERS))
+    layer = model.item_tower.get_layer("id_offset")
+    offsets = np.zeros((N_ITEMS + 1, 1), dtype=np.float32)
+    offsets[2] = 3.0
+    layer.set_weights([offsets])
+    model.__dict__.pop("_item_matrix", None)
+    after = model.score(np.arange(N_USERS))
+    change = after - before
+    np.testing.assert_allclose(change[:, 2], 0.3, rtol=1e-5)
+    np.testing.assert_allclose(np.delete(change, 2, axis=1), 0.0, atol=1e-6)
+
+
+def test_user_tower_without_ids_ignores_the_id():
+    # With user_ids=False two users with equal features get equal embeddings, whatever
+    # their ids, and a new user with those features gets the same one too.
+    features = np.vstack([FEATURES[:1], FEATURES[:1], FEATURES[2:]])
+    model = TwoTowerModel(features, ITEM_FEATURES, tiny_config(user_ids=False))
+    layer_names = [layer.name for layer in model.user_tower.layers]
+    assert "id_embedding" not in layer_names
+    vectors = model.user_embeddings(np.array([0, 1]))
+    np.testing.assert_array_equal(vectors[0], vectors[1])
+    np.testing.assert_allclose(model.embed_new_users(features[:1])[0], vectors[0], rtol=1e-6)
 
 
 def test_final_layer_is_linear():
@@ -76,7 +119,7 @@ def test_embeddings_have_negative_components():
 
 
 def test_scores_are_cosines():
-    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config())
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(item_bias=False))
     expected = model.user_embeddings() @ model.item_embeddings().T
     np.testing.assert_allclose(model.score(np.arange(N_USERS)), expected, rtol=1e-6)
     assert np.abs(expected).max() <= 1 + 1e-5
@@ -174,12 +217,21 @@ def test_training_lowers_loss(softmax_model):
     losses = softmax_model.history.loss
     assert len(losses) == 30
     assert losses[-1] < losses[0]
+    history = softmax_model.history
+    assert len(history.epoch_seconds) == 30
+    # 32 pairs per epoch: the steady rate counts epochs 2 to 30 over their own time.
+    assert history.steady_examples_per_second == pytest.approx(
+        32 * 29 / sum(history.epoch_seconds[1:]), rel=1e-9
+    )
 
 
 @pytest.mark.slow
 def test_trained_embeddings_keep_unit_norm(softmax_model):
-    norms = np.linalg.norm(softmax_model.user_embeddings(), axis=1)
+    # The first embedding_dim columns stay a unit vector; the last is the offset column.
+    norms = np.linalg.norm(softmax_model.user_embeddings()[:, :-1], axis=1)
     assert norms == pytest.approx(np.ones(N_USERS), abs=1e-5)
+    norms = np.linalg.norm(softmax_model.item_embeddings()[:, :-1], axis=1)
+    assert norms == pytest.approx(np.ones(N_ITEMS), abs=1e-5)
 
 
 @pytest.mark.slow
@@ -262,8 +314,9 @@ def test_mixed_negatives_learn_groups():
 def test_new_user_embedding_from_features():
     model = trained_model(id_dropout=0.5)
     vectors = model.embed_new_users(FEATURES[:2])
-    assert vectors.shape == (2, model.config.embedding_dim)
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert vectors.shape == (2, model.config.embedding_dim + 1)
+    np.testing.assert_allclose(np.linalg.norm(vectors[:, :-1], axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(vectors[:, -1], 1.0)
     with pytest.raises(ValueError, match="feature columns"):
         model.embed_new_users(np.zeros((1, FEATURES.shape[1] + 1)))
 
@@ -291,3 +344,19 @@ def test_repeated_users_train_deterministically():
     second.fit(users, items, progress=False)
     assert first.history.loss == second.history.loss
     assert np.array_equal(first.score(np.arange(N_USERS)), second.score(np.arange(N_USERS)))
+
+
+def test_model_saved_before_item_offsets_loads_without_them(tmp_path):
+    # A saved config without the item_bias field comes from a model of plain unit
+    # vectors, so loading it must not assume an offset column.
+    import json
+
+    model = TwoTowerModel(FEATURES, ITEM_FEATURES, tiny_config(item_bias=False, epochs=1))
+    folder = model.save(tmp_path / "old")
+    state = json.loads((folder / "two_tower.json").read_text())
+    del state["config"]["item_bias"]
+    (folder / "two_tower.json").write_text(json.dumps(state))
+    loaded = TwoTowerModel.load(folder)
+    assert loaded.config.item_bias is False
+    assert loaded.index_metric == "cosine"
+    np.testing.assert_array_equal(loaded.score(np.arange(N_USERS)), model.score(np.arange(N_USERS)))

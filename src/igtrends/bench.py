@@ -23,7 +23,7 @@ from igtrends.baselines import (
     PopularityRecommender,
     RandomRecommender,
 )
-from igtrends.datasets import InteractionData, Split, split_per_user
+from igtrends.datasets import FeatureColumns, InteractionData, Split, split_per_user
 from igtrends.evaluation import evaluate
 from igtrends.features import encode_features
 from igtrends.log import get_logger
@@ -66,6 +66,7 @@ def _two_tower_row(
     metrics = evaluate(model.score, split, ks=(10,))
     settings = asdict(config)
     settings["examples_per_second"] = history.examples_per_second
+    settings["steady_examples_per_second"] = history.steady_examples_per_second
     log.info("%s %s: ndcg@10 %.4f in %.1f s", dataset, name, metrics["ndcg@10"], history.seconds)
     return BenchRow(dataset, name, metrics, history.seconds, settings)
 
@@ -113,6 +114,7 @@ def run_benchmark(
         "two-tower, prototype set-up (bce, 4 sampled negatives)": replace(chosen, loss="bce"),
         "two-tower, ids only, softmax + logQ": replace(chosen, use_features=False),
         "two-tower, ids + features, softmax without logQ": replace(chosen, logq_correction=False),
+        "two-tower, ids + features, softmax + logQ, no item offset": replace(chosen, item_bias=False),
         "two-tower, ids + features, softmax + logQ": chosen,
         "two-tower, ids + features, mixed negatives (+256 uniform)": replace(
             chosen, extra_negatives=256
@@ -149,44 +151,105 @@ def cold_start_split(split: Split, fraction: float, seed: int) -> tuple[Split, n
     return cold_split, cold
 
 
+FEATURE_KINDS = ("numeric", "log_numeric", "binary", "categorical")
+
+
+def feature_subsets(columns: FeatureColumns, max_single: int = 8) -> dict[str, FeatureColumns]:
+    """Return ``columns`` whole and with one column, or one kind of column, left out.
+
+    Each column of a kind with at most ``max_single`` columns is left out on its own. A
+    larger kind, such as one column per hashtag, is left out as a whole. Keys are
+    readable names such as ``"without occupation"``.
+    """
+    subsets = {"all user features": columns}
+    for kind in FEATURE_KINDS:
+        names = getattr(columns, kind)
+        groups = [[name] for name in names] if len(names) <= max_single else [names] if names else []
+        for group in groups:
+            label = f"without {group[0]}" if len(group) == 1 else f"without the {len(group)} {kind} columns"
+            subsets[label] = FeatureColumns(
+                **{other: [name for name in getattr(columns, other) if name not in group] for other in FEATURE_KINDS}
+            )
+    return {label: subset for label, subset in subsets.items() if subset.all()}
+
+
+def _cold_start_ndcg(
+    data: InteractionData, split: Split, columns: FeatureColumns, config: TwoTowerConfig
+) -> tuple[dict[str, float], float]:
+    # Train on split's training pairs with user features only and rank for the users of
+    # its test pairs, who have no training pairs.
+    user_features, _ = encode_features(data.users, columns, split.train_users)
+    item_features, _ = encode_features(data.items, data.item_features, split.train_items)
+    model = TwoTowerModel(user_features, item_features, config)
+    history = model.fit(split.train_users, split.train_items, progress=False)
+    item_matrix = model.item_embeddings()
+
+    def score_from_features(users: np.ndarray) -> np.ndarray:
+        return model.embed_new_users(user_features[users]) @ item_matrix.T
+
+    return evaluate(score_from_features, split, ks=(10,)), history.seconds
+
+
 def run_cold_start(
     data: InteractionData,
     *,
     test_fraction: float,
     config: TwoTowerConfig,
     cold_fraction: float = 0.1,
-    id_dropout: float = 0.2,
 ) -> list[BenchRow]:
     """Compare the feature towers with popularity for users never seen in training.
 
-    The towers train with ``id_dropout`` so that the unknown-id slot learns, and embed
-    each held-out user from their features alone. Both models rank items for the
-    held-out users only, with none of their pairs in training.
+    The user tower has no id embedding (``user_ids=False``), so it embeds every user
+    from their features, in training as for the held-out users. Which user feature
+    columns to use (all, or all but one) is chosen by NDCG@10 for validation users:
+    another ``cold_fraction`` of the users, held out of a training run on the remaining
+    users only. The held-out test users are used only to score the two finished models:
+    the chosen columns and, for comparison, all columns.
     """
     split = split_per_user(data, test_fraction, seed=config.seed)
     cold_split, cold = cold_start_split(split, cold_fraction, config.seed)
-    user_features, _ = encode_features(data.users, data.user_features, cold_split.train_users)
-    item_features, _ = encode_features(data.items, data.item_features, cold_split.train_items)
-    tower_config = replace(config, id_dropout=id_dropout, use_features=True)
-    model = TwoTowerModel(user_features, item_features, tower_config)
-    history = model.fit(cold_split.train_users, cold_split.train_items, progress=False)
-    item_matrix = model.item_embeddings()
+    tower_config = replace(config, user_ids=False, use_features=True, id_dropout=0.0)
 
-    def score_from_features(users: np.ndarray) -> np.ndarray:
-        return model.embed_new_users(user_features[users]) @ item_matrix.T
+    known = Split(
+        train_users=cold_split.train_users,
+        train_items=cold_split.train_items,
+        test_users=cold_split.train_users[:0],
+        test_items=cold_split.train_items[:0],
+        n_users=split.n_users,
+        n_items=split.n_items,
+        protocol=cold_split.protocol,
+    )
+    validation, _ = cold_start_split(known, cold_fraction, config.seed + 1)
+    subsets = feature_subsets(data.user_features)
+    scores = {
+        label: _cold_start_ndcg(data, validation, columns, tower_config)[0]["ndcg@10"]
+        for label, columns in subsets.items()
+    }
+    chosen = max(scores, key=lambda label: (scores[label], label == "all user features"))
+    log.info("cold start validation ndcg@10: %s; chose %s", scores, chosen)
 
     popularity, popularity_seconds = _timed(lambda: PopularityRecommender(cold_split))
-    settings = {"cold_users": int(len(cold)), "cold_fraction": cold_fraction}
+    settings = {
+        "cold_users": int(len(cold)),
+        "cold_fraction": cold_fraction,
+        "validation_ndcg@10": scores,
+        "chosen_user_features": chosen,
+    }
     rows = [
         BenchRow(data.name, "cold start: popularity", evaluate(popularity.score, cold_split, ks=(10,)), popularity_seconds, settings),
-        BenchRow(
-            data.name,
-            f"cold start: two-tower from features (id dropout {id_dropout:g})",
-            evaluate(score_from_features, cold_split, ks=(10,)),
-            history.seconds,
-            {**settings, **asdict(tower_config)},
-        ),
     ]
+    for label in dict.fromkeys([chosen, "all user features"]):
+        metrics, seconds = _cold_start_ndcg(data, cold_split, subsets[label], tower_config)
+        kind = "chosen on validation users" if label == chosen else "for comparison"
+        rows.append(
+            BenchRow(
+                data.name,
+                f"cold start: two-tower from features ({label}, {kind})",
+                metrics,
+                seconds,
+                {**settings, **asdict(tower_config), "user_features": asdict(subsets[label])},
+            )
+        )
     return rows
 
 
@@ -195,8 +258,9 @@ def measure_throughput(
 ) -> dict[str, float]:
     """Train ``config`` on ``data``'s training pairs and return its examples per second.
 
-    The time covers the whole fit, the first step's graph tracing included, so a short
-    run reads lower than a long one.
+    ``examples_per_second`` covers the whole fit, the first step's graph tracing
+    included, so a short run reads lower than a long one.
+    ``steady_examples_per_second`` leaves out the first epoch.
     """
     split = split_per_user(data, test_fraction, seed=config.seed)
     user_features, _ = encode_features(data.users, data.user_features, split.train_users)
@@ -208,6 +272,7 @@ def measure_throughput(
     history = model.fit(split.train_users, split.train_items, progress=False)
     return {
         "examples_per_second": history.examples_per_second,
+        "steady_examples_per_second": history.steady_examples_per_second,
         "seconds": history.seconds,
         "pairs": float(len(split.train_users)),
         "epochs": float(config.epochs),

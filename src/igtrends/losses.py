@@ -10,6 +10,8 @@ its logit removes that bias. This is the logQ correction of Yi et al.,
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
 # Logit given to masked entries. exp(MASKED_LOGIT - max) underflows to exactly 0 in
@@ -74,3 +76,101 @@ def sampled_binary_cross_entropy(
         [tf.ones_like(tf.reshape(positive_logits, [-1])), tf.zeros_like(tf.reshape(negative_logits, [-1]))], 0
     )
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+class BatchColumns(NamedTuple):
+    """The distinct candidates of a batch and the weights of the softmax over them.
+
+    ``ids`` lists each distinct candidate item once. ``positive_columns[i]`` is the
+    column of row i's positive. ``log_weights[j]`` is the log of column j's total weight,
+    the sum over its copies in the batch, and ``positive_log_weights[i]`` the log weight
+    of row i's own copy of its positive.
+    """
+
+    ids: tf.Tensor
+    positive_columns: tf.Tensor
+    log_weights: tf.Tensor
+    positive_log_weights: tf.Tensor
+
+
+def batch_columns(
+    positive_ids: tf.Tensor,
+    extra_ids: tf.Tensor | None = None,
+    log_sampling_probability: tf.Tensor | None = None,
+    n_items: int | None = None,
+) -> BatchColumns:
+    """Group the candidates of a batch by item, so each item is embedded and scored once.
+
+    A copy of an item among the ``positive_ids`` weighs 1 / (batch * q_j) when
+    ``log_sampling_probability`` (log q over all items) is given, and 1 otherwise. A copy
+    among the ``extra_ids``, drawn uniformly from ``n_items``, weighs n_items / extra in
+    the first case and 1 otherwise. Weighting a column by the sum over its copies gives
+    the same softmax as one column per copy, as in :func:`in_batch_logits`, with fewer
+    columns.
+    """
+    if extra_ids is not None and log_sampling_probability is not None and not n_items:
+        raise ValueError(
+            "n_items is needed to weigh uniformly drawn extra negatives; pass the catalogue size"
+        )
+    positive_ids = tf.convert_to_tensor(positive_ids)
+    batch = tf.shape(positive_ids)[0]
+    if extra_ids is None:
+        extra_ids = tf.zeros([0], dtype=positive_ids.dtype)
+    n_extra = tf.shape(extra_ids)[0]
+    ids, columns = tf.unique(tf.concat([positive_ids, extra_ids], 0))
+    n_columns = tf.shape(ids)[0]
+    positive_columns = columns[:batch]
+    positive_copies = tf.math.unsorted_segment_sum(tf.ones([batch]), positive_columns, n_columns)
+    extra_copies = tf.math.unsorted_segment_sum(tf.ones([n_extra]), columns[batch:], n_columns)
+    if log_sampling_probability is None:
+        positive_log_weights = tf.zeros([batch])
+        log_weights = tf.math.log(positive_copies + extra_copies)
+    else:
+        log_q = tf.cast(tf.gather(log_sampling_probability, ids), tf.float32)
+        copy_log_weight = -log_q - tf.math.log(tf.cast(batch, tf.float32))
+        extra_log_weight = tf.math.log(float(n_items or 1)) - tf.math.log(
+            tf.cast(tf.maximum(n_extra, 1), tf.float32)
+        )
+        # log(m_b * w_b + m_e * w_e), with log 0 = -inf for an absent source.
+        log_weights = tf.reduce_logsumexp(
+            tf.stack(
+                [
+                    tf.math.log(positive_copies) + copy_log_weight,
+                    tf.math.log(extra_copies) + extra_log_weight,
+                ]
+            ),
+            axis=0,
+        )
+        positive_log_weights = tf.gather(copy_log_weight, positive_columns)
+    return BatchColumns(ids, positive_columns, log_weights, positive_log_weights)
+
+
+def weighted_softmax_loss(
+    queries: tf.Tensor,
+    candidates: tf.Tensor,
+    columns: BatchColumns,
+    temperature: float,
+    mask_duplicates: bool = True,
+) -> tf.Tensor:
+    """Return the mean softmax cross-entropy of each query's positive over weighted columns.
+
+    ``candidates`` has one embedding per column of ``columns``. Column j's logit is
+    ``q_i · c_j / temperature + log_weights[j]``. With ``mask_duplicates``, row i's
+    positive column counts only the row's own copy, so the other copies of the same item
+    are not negatives. The result equals :func:`in_batch_softmax_loss` over one column
+    per copy (tested), at the cost of one column per distinct item.
+    """
+    similarities = tf.matmul(queries, candidates, transpose_b=True) / temperature
+    logits = similarities + columns.log_weights[tf.newaxis, :]
+    positive_similarity = tf.gather(similarities, columns.positive_columns[:, tf.newaxis], batch_dims=1)[:, 0]
+    positive_logit = positive_similarity + columns.positive_log_weights
+    log_partition = tf.reduce_logsumexp(logits, axis=1)
+    if mask_duplicates:
+        # Remove the other copies' share of the positive column: it is
+        # (1 - own weight / column weight) of the column's exp(logit), which is at most
+        # exp(log_partition), so the argument of log1p stays above -1.
+        column_log_weight = tf.gather(columns.log_weights, columns.positive_columns)
+        share = -tf.math.expm1(columns.positive_log_weights - column_log_weight)
+        column_logit = positive_similarity + column_log_weight
+        log_partition = log_partition + tf.math.log1p(-share * tf.exp(column_logit - log_partition))
+    return tf.reduce_mean(log_partition - positive_logit)

@@ -75,7 +75,8 @@ class Recommender:
     def from_trained(cls, run: TrainedRun, backend: str = "exact", **index_options: Any) -> Recommender:
         """Build a recommender from a training run in memory, with a new index."""
         index = build_index(
-            run.model.item_embeddings(), run.item_ids.astype(str), backend=backend, **index_options
+            run.model.item_embeddings(), run.item_ids.astype(str), backend=backend,
+            metric=run.model.index_metric, **index_options,
         )
         return cls(
             run.model, index, run.user_ids, run.split.train_users, run.split.train_items,

@@ -2,9 +2,12 @@
 
 A user tower maps a user's id and features to an L2-normalised embedding, a content
 tower does the same for an item (a post, or a movie on MovieLens). The score of a pair
-is the dot product of the two embeddings, their cosine similarity. Training uses real
-engagement pairs with a softmax over in-batch negatives (default) or, for comparison
-with the original prototype, binary cross-entropy on uniformly sampled negatives.
+is the cosine similarity of the two embeddings plus, by default, a learned offset per
+item. Both fit in one inner product: the user vector ends with a constant 1 and the
+item vector with its offset, so an inner-product index retrieves by the model's score.
+Training uses real engagement pairs with a softmax over in-batch negatives (default)
+or, for comparison with the original prototype, binary cross-entropy on uniformly
+sampled negatives.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from igtrends.errors import ConfigurationError  # noqa: E402
 from igtrends.log import get_logger  # noqa: E402
-from igtrends.losses import in_batch_softmax_loss, sampled_binary_cross_entropy  # noqa: E402
+from igtrends.losses import (  # noqa: E402
+    batch_columns,
+    sampled_binary_cross_entropy,
+    weighted_softmax_loss,
+)
 
 log = get_logger("towers")
 
@@ -39,9 +46,18 @@ class TwoTowerConfig:
     embedding_dim: int = 64
     """Size of the output embeddings that are compared."""
     id_embedding_dim: int = 64
-    """Size of the learned id embedding inside each tower (0 turns ids off)."""
+    """Size of the learned id embedding inside each tower; 0 turns ids off. A tower
+    without hidden layers embeds ids directly in the output space, so there only 0 or
+    not 0 matters."""
     hidden_units: tuple[int, ...] = (128,)
-    """ReLU layers between the tower input and its linear output layer."""
+    """ReLU layers between the tower input and its linear output layer. With none, each
+    tower is the sum of its id embedding and a linear map of its features."""
+    user_ids: bool = True
+    """Give the user tower an id embedding. Without one, every user is embedded from
+    their features alone, exactly as a user never seen in training is."""
+    item_bias: bool = True
+    """Add a learned offset per item to the score, from the item's id and features. It
+    carries popularity, which the cosine of two unit vectors expresses poorly."""
     use_features: bool = True
     """Feed the user and item feature vectors into the towers."""
     dropout: float = 0.0
@@ -78,6 +94,10 @@ class TwoTowerConfig:
             raise ConfigurationError(
                 "the towers have no input: set id_embedding_dim > 0 or use_features=True"
             )
+        if not self.user_ids and not self.use_features:
+            raise ConfigurationError(
+                "the user tower has no input: set user_ids=True or use_features=True"
+            )
         for name in ("embedding_dim", "batch_size", "epochs", "negatives_per_positive"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name}={getattr(self, name)!r} must be at least 1")
@@ -107,13 +127,38 @@ class TwoTowerConfig:
             )
 
 
+@keras.saving.register_keras_serializable(package="igtrends")
+class ConstantColumn(keras.layers.Layer):
+    """Append a column of ones: the user side of the item offset in the inner product."""
+
+    def call(self, inputs):
+        ones = keras.ops.ones_like(inputs[..., :1])
+        return keras.ops.concatenate([inputs, ones], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def build_tower(
-    name: str, n_ids: int, n_features: int, config: TwoTowerConfig, seed_offset: int = 0
+    name: str,
+    n_ids: int,
+    n_features: int,
+    config: TwoTowerConfig,
+    seed_offset: int = 0,
+    *,
+    last_column: Literal["none", "ones", "item_bias"] = "none",
+    ids: bool = True,
 ) -> keras.Model:
     """Build one tower: inputs ``index`` (int) and ``features`` (float), output a unit vector.
 
     The id embedding has ``n_ids + 1`` rows: index ``n_ids`` is the unknown-id slot, used
     for ids the model never saw (and, with ``id_dropout``, for some training rows).
+
+    ``last_column`` appends one column to the unit vector: ``"ones"`` for the user tower
+    and ``"item_bias"`` (the item's learned offset times the temperature) for the content
+    tower of a model with ``item_bias``. Their inner product divided by the temperature
+    is then the cosine divided by the temperature plus the offset. ``ids=False`` leaves
+    out the id embedding whatever ``config.id_embedding_dim`` says.
 
     Each tower needs its own ``seed_offset``: with equal dropout seeds, the two towers of
     a training row get the same dropout mask, and the model learns to match masks
@@ -121,33 +166,69 @@ def build_tower(
     """
     index = keras.Input(shape=(), dtype="int32", name="index")
     features = keras.Input(shape=(n_features,), dtype="float32", name="features")
-    parts = []
-    if config.id_embedding_dim > 0:
-        parts.append(
-            keras.layers.Embedding(n_ids + 1, config.id_embedding_dim, name="id_embedding")(index)
-        )
-    if config.use_features and n_features > 0:
-        if config.input_dropout > 0:
-            parts.append(
-                keras.layers.Dropout(
-                    config.input_dropout, seed=config.seed + seed_offset + 100, name="input_dropout"
-                )(features)
-            )
-        else:
-            parts.append(features)
-    if not parts:
+    use_ids = ids and config.id_embedding_dim > 0
+    use_features = config.use_features and n_features > 0
+    if not (use_ids or use_features):
         raise ConfigurationError(
             f"the {name} has no input: it has no features and id embeddings are off"
         )
-    hidden = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="inputs")(parts)
-    for position, units in enumerate(config.hidden_units):
-        hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{position}")(hidden)
-        if config.dropout > 0:
-            hidden = keras.layers.Dropout(config.dropout, seed=config.seed + seed_offset)(hidden)
-    # The last layer is linear: a ReLU here would confine embeddings to the positive
-    # orthant, where no two cosines can be negative.
-    output = keras.layers.Dense(config.embedding_dim, name="projection")(hidden)
+    feature_input = features
+    if use_features and config.input_dropout > 0:
+        feature_input = keras.layers.Dropout(
+            config.input_dropout, seed=config.seed + seed_offset + 100, name="input_dropout"
+        )(features)
+
+    if config.hidden_units:
+        parts = []
+        if use_ids:
+            parts.append(
+                keras.layers.Embedding(n_ids + 1, config.id_embedding_dim, name="id_embedding")(index)
+            )
+        if use_features:
+            parts.append(feature_input)
+        hidden = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="inputs")(parts)
+        for position, units in enumerate(config.hidden_units):
+            hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{position}")(hidden)
+            if config.dropout > 0:
+                hidden = keras.layers.Dropout(config.dropout, seed=config.seed + seed_offset)(hidden)
+        # The last layer is linear: a ReLU here would confine embeddings to the positive
+        # orthant, where no two cosines can be negative.
+        output = keras.layers.Dense(config.embedding_dim, name="projection")(hidden)
+    else:
+        # A linear tower: the id embedding lives in the output space and the features
+        # add a linear term. This is the same family as one dense layer over the
+        # concatenated inputs, without multiplying every id embedding by a shared matrix.
+        parts = []
+        if use_ids:
+            parts.append(
+                keras.layers.Embedding(n_ids + 1, config.embedding_dim, name="id_embedding")(index)
+            )
+        if use_features:
+            parts.append(keras.layers.Dense(config.embedding_dim, name="projection")(feature_input))
+        output = parts[0] if len(parts) == 1 else keras.layers.Add(name="sum")(parts)
     output = keras.layers.UnitNormalization(name="l2_normalize")(output)
+
+    if last_column == "ones":
+        output = ConstantColumn(name="ones")(output)
+    elif last_column == "item_bias":
+        offsets = []
+        if use_ids:
+            offsets.append(
+                keras.layers.Embedding(
+                    n_ids + 1, 1, embeddings_initializer="zeros", name="id_offset"
+                )(index)
+            )
+        if use_features:
+            offsets.append(
+                keras.layers.Dense(1, kernel_initializer="zeros", name="feature_offset")(features)
+            )
+        offset = offsets[0] if len(offsets) == 1 else keras.layers.Add(name="offset")(offsets)
+        # Scaled by the temperature, so that dividing the inner product by it leaves the
+        # offset itself in the logit.
+        offset = keras.layers.Rescaling(config.temperature, name="scaled_offset")(offset)
+        output = keras.layers.Concatenate(name="with_offset")([output, offset])
+    elif last_column != "none":
+        raise ValueError(f"last_column={last_column!r} is unknown; use 'none', 'ones' or 'item_bias'")
     return keras.Model({"index": index, "features": features}, output, name=name)
 
 
@@ -159,6 +240,11 @@ class TrainingHistory:
     val_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     examples_per_second: float = 0.0
+    """Training pairs times epochs over the whole fit, graph tracing included."""
+    epoch_seconds: list[float] = field(default_factory=list)
+    """Wall time of each epoch's training steps (validation excluded)."""
+    steady_examples_per_second: float = 0.0
+    """Examples per second after the first epoch, which also traces the step graph."""
 
     def as_dict(self) -> dict[str, list[float]]:
         curves = {"loss": self.loss}
@@ -184,12 +270,14 @@ class TwoTowerModel:
         self.user_features = np.ascontiguousarray(user_features, dtype=np.float32)
         self.item_features = np.ascontiguousarray(item_features, dtype=np.float32)
         keras.utils.set_random_seed(self.config.seed)
+        bias = self.config.item_bias
         self.user_tower = build_tower(
-            "user_tower", len(self.user_features), self.user_features.shape[1], self.config
+            "user_tower", len(self.user_features), self.user_features.shape[1], self.config,
+            last_column="ones" if bias else "none", ids=self.config.user_ids,
         )
         self.item_tower = build_tower(
             "content_tower", len(self.item_features), self.item_features.shape[1], self.config,
-            seed_offset=1,
+            seed_offset=1, last_column="item_bias" if bias else "none",
         )
         # Learned offset of the pointwise logit, used by the bce loss only.
         self.bias = tf.Variable(0.0, dtype=tf.float32, name="bce_bias")
@@ -202,6 +290,15 @@ class TwoTowerModel:
     @property
     def n_items(self) -> int:
         return len(self.item_features)
+
+    @property
+    def index_metric(self) -> str:
+        """How an index must compare the embeddings to rank by this model's score.
+
+        ``"inner_product"`` with an item offset, whose column makes the vectors
+        longer than 1, and ``"cosine"`` for plain unit vectors.
+        """
+        return "inner_product" if self.config.item_bias else "cosine"
 
     def fit(
         self,
@@ -257,33 +354,24 @@ class TwoTowerModel:
                 embed(self.user_tower, user_features, distinct_users, training, seed + [0, 1]),
                 user_rows,
             )
-            candidate = embed(self.item_tower, item_features, batch_items, training, seed + [0, 2])
             if config.loss == "softmax":
-                candidate_ids = batch_items
-                log_probability = tf.gather(log_q, batch_items)
+                extra = None
                 if config.extra_negatives:
                     extra = tf.random.stateless_uniform(
                         [config.extra_negatives], seed=seed + [0, 3], minval=0, maxval=n_items,
                         dtype=tf.int64,
                     )
-                    extra_vectors = embed(self.item_tower, item_features, extra, training, seed + [0, 4])
-                    candidate = tf.concat([candidate, extra_vectors], 0)
-                    candidate_ids = tf.concat([batch_items, extra], 0)
-                    # An in-batch item appears batch * q_j times per batch and a uniform
-                    # draw extra / n_items times, so each column subtracts its own log.
-                    batch = tf.cast(tf.shape(batch_items)[0], tf.float32)
-                    uniform = tf.math.log(float(config.extra_negatives) / n_items)
-                    log_probability = tf.concat(
-                        [log_probability + tf.math.log(batch), tf.fill([config.extra_negatives], uniform)], 0
-                    )
-                return in_batch_softmax_loss(
-                    query,
-                    candidate,
-                    candidate_ids,
-                    config.temperature,
-                    log_probability if config.logq_correction else None,
-                    config.mask_duplicates,
+                # Each distinct item is embedded and scored once; a column's weight counts
+                # its copies and, with the logQ correction, divides by how often it is
+                # expected in a batch (see igtrends.losses.batch_columns).
+                columns = batch_columns(
+                    batch_items, extra, log_q if config.logq_correction else None, n_items
                 )
+                candidate = embed(self.item_tower, item_features, columns.ids, training, seed + [0, 2])
+                return weighted_softmax_loss(
+                    query, candidate, columns, config.temperature, config.mask_duplicates
+                )
+            candidate = embed(self.item_tower, item_features, batch_items, training, seed + [0, 2])
             negatives = tf.random.stateless_uniform(
                 [tf.shape(batch_items)[0], config.negatives_per_positive],
                 seed=seed, minval=0, maxval=n_items, dtype=tf.int64,
@@ -292,7 +380,7 @@ class TwoTowerModel:
                 self.item_tower, item_features, tf.reshape(negatives, [-1]), training, seed + [0, 5]
             )
             negative_vectors = tf.reshape(
-                negative_vectors, [-1, config.negatives_per_positive, config.embedding_dim]
+                negative_vectors, [-1, config.negatives_per_positive, tf.shape(candidate)[-1]]
             )
             positive_logits = tf.reduce_sum(query * candidate, -1) / config.temperature + self.bias
             negative_logits = (
@@ -318,27 +406,43 @@ class TwoTowerModel:
         epochs = tqdm(range(config.epochs), desc="training", unit="epoch", disable=not progress)
         step = 0
         for epoch in epochs:
+            epoch_started = time.perf_counter()
             order = rng.permutation(len(users))
-            total = 0.0
+            # The loss stays a tensor until the epoch ends: reading it after every step
+            # would make Python wait for each step before queuing the next.
+            total = tf.constant(0.0)
             for batch in range(n_batches):
                 rows = order[batch * config.batch_size : (batch + 1) * config.batch_size]
                 step += 1
                 loss = train_step(
                     tf.constant(users[rows]), tf.constant(items[rows]), tf.constant([config.seed, step])
                 )
-                total += float(loss) * len(rows)
-            self.history.loss.append(total / len(users))
+                total += loss * len(rows)
+            self.history.loss.append(float(total) / len(users))
+            self.history.epoch_seconds.append(time.perf_counter() - epoch_started)
             if validation is not None and len(validation[0]):
                 self.history.val_loss.append(self._mean_loss(validation_step, *validation))
             epochs.set_postfix(loss=f"{self.history.loss[-1]:.4f}")
             log.debug("epoch %d loss %.4f", epoch + 1, self.history.loss[-1])
         self.history.seconds = time.perf_counter() - started
         self.history.examples_per_second = len(users) * config.epochs / self.history.seconds
+        if config.epochs > 1:
+            later = sum(self.history.epoch_seconds[-config.epochs + 1 :])
+            self.history.steady_examples_per_second = len(users) * (config.epochs - 1) / later
         log.info(
             "trained %d epochs on %d pairs in %.1f s (%.0f examples/s)",
             config.epochs, len(users), self.history.seconds, self.history.examples_per_second,
         )
         return self.history
+
+    def _start_offsets_at_popularity(self, log_probability: np.ndarray) -> None:
+        # The model starts as the popularity ranking: each item's offset is the log of
+        # its share of the training pairs, centred, and the unknown-id slot gets the
+        # mean. Training moves them from there; from zero, Adam's small steps leave
+        # them short of the popularity range within a few thousand steps.
+        offsets = log_probability - log_probability.mean()
+        layer = self.item_tower.get_layer("id_offset")
+        layer.set_weights([np.append(offsets, 0.0).astype(np.float32)[:, np.newaxis]])
 
     def _mean_loss(self, step, users: np.ndarray, items: np.ndarray) -> float:
         users = np.asarray(users, dtype=np.int64)
@@ -352,12 +456,20 @@ class TwoTowerModel:
         return total / len(users)
 
     def user_embeddings(self, users: np.ndarray | None = None) -> np.ndarray:
-        """Return the unit-length embeddings of the given users (default: all)."""
+        """Return the embeddings of the given users (default: all).
+
+        The first ``embedding_dim`` columns are a unit vector. With ``item_bias`` a last
+        column of ones follows, which picks up the item offset in the inner product.
+        """
         users = np.arange(self.n_users) if users is None else np.asarray(users, dtype=np.int64)
         return self._embed_all(self.user_tower, self.user_features, users)
 
     def item_embeddings(self, items: np.ndarray | None = None) -> np.ndarray:
-        """Return the unit-length embeddings of the given items (default: all)."""
+        """Return the embeddings of the given items (default: all).
+
+        The first ``embedding_dim`` columns are a unit vector. With ``item_bias`` a last
+        column holds the item's offset times the temperature.
+        """
         items = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
         return self._embed_all(self.item_tower, self.item_features, items)
 
@@ -378,7 +490,8 @@ class TwoTowerModel:
 
         ``features`` has one row per user, encoded like the training users' features
         (same columns and scalers). The id embedding is the unknown-id slot, which only
-        learns something when the model was trained with ``id_dropout`` > 0.
+        learns something when the model was trained with ``id_dropout`` > 0. With an item
+        offset, the vectors end with the constant column of :meth:`user_embeddings`.
         """
         features = np.atleast_2d(np.asarray(features, dtype=np.float32))
         if features.shape[1] != self.user_features.shape[1]:
@@ -392,7 +505,11 @@ class TwoTowerModel:
         return np.asarray(output, dtype=np.float32)
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        """Return the cosine scores of ``users`` against every item (users x items)."""
+        """Return the scores of ``users`` against every item (users x items).
+
+        A score is the cosine of the two unit vectors plus, with ``item_bias``, the item's
+        offset times the temperature. Items rank in the order of the training logits.
+        """
         if not hasattr(self, "_item_matrix"):
             self._item_matrix = self.item_embeddings()
         return self.user_embeddings(users) @ self._item_matrix.T
@@ -431,6 +548,8 @@ class TwoTowerModel:
         """Load a model written by :meth:`save`."""
         folder = Path(folder)
         state = json.loads((folder / "two_tower.json").read_text())
+        # Models saved before the item offset existed have plain unit vectors.
+        state["config"].setdefault("item_bias", False)
         config = TwoTowerConfig(**state["config"])
         model = cls.__new__(cls)
         model.config = config

@@ -21,7 +21,8 @@ def register(commands: argparse._SubParsersAction) -> None:
             "EASE, ALS, the prototype set-up (binary cross-entropy) and the two-tower "
             "variants on that split. Temperature and embedding size are chosen on a "
             "validation split carved from the training pairs. A cold-start table holds "
-            "some users out of training entirely. Prints a Markdown table and writes every "
+            "some users out of training entirely and ranks for them from user features, "
+            "with the feature columns chosen on validation users. Prints a Markdown table and writes every "
             "row with its settings to --output as JSON."
         ),
     )
@@ -52,9 +53,10 @@ def _bench_command(args: argparse.Namespace) -> int:
         if args.throughput_only:
             speed = bench.measure_throughput(data, test_fraction=test_fraction, config=config)
             print(
-                f"{dataset}: {speed['examples_per_second']:,.0f} examples/s "
+                f"{dataset}: {speed['examples_per_second']:,.0f} examples/s over the whole fit "
                 f"({speed['pairs']:,.0f} pairs x {speed['epochs']:.0f} epochs at batch "
-                f"{speed['batch_size']:.0f} in {speed['seconds']:.1f} s)"
+                f"{speed['batch_size']:.0f} in {speed['seconds']:.1f} s); "
+                f"{speed['steady_examples_per_second']:,.0f} examples/s after the first epoch"
             )
             continue
         rows += bench.run_benchmark(data, test_fraction=test_fraction, config=config)
