@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab bench clean
+.PHONY: run test lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

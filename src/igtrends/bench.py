@@ -94,15 +94,21 @@ def run_benchmark(
     user_features = np.hstack([features, history])
     rows: list[BenchRow] = []
 
-    baselines: dict[str, Callable[[], Any]] = {
-        "random": lambda: RandomRecommender(split, seed=config.seed),
-        "popularity": lambda: PopularityRecommender(split),
-        f"EASE (lambda {ease_regularization:g})": lambda: EASERecommender(split, ease_regularization),
-        "ALS (implicit, 64 factors)": lambda: ALSRecommender(split, seed=config.seed),
+    als = {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0, "seed": config.seed}
+    baselines: dict[str, tuple[Callable[[], Any], dict[str, Any]]] = {
+        "random": (lambda: RandomRecommender(split, seed=config.seed), {"seed": config.seed}),
+        "popularity": (lambda: PopularityRecommender(split), {}),
+        f"EASE (lambda {ease_regularization:g})": (
+            lambda: EASERecommender(split, ease_regularization),
+            {"regularization": ease_regularization},
+        ),
+        "ALS (implicit, 64 factors)": (lambda: ALSRecommender(split, **als), als),
     }
-    for name, build in baselines.items():
+    for name, (build, settings) in baselines.items():
         model, seconds = _timed(build)
-        rows.append(BenchRow(data.name, name, evaluate(model.score, split, ks=(10,)), seconds))
+        rows.append(
+            BenchRow(data.name, name, evaluate(model.score, split, ks=(10,)), seconds, settings)
+        )
         log.info("%s %s: ndcg@10 %.4f", data.name, name, rows[-1].metrics["ndcg@10"])
 
     grid = grid if grid is not None else {"temperature": [0.1, 0.25], "embedding_dim": [64, 128]}
