@@ -245,7 +245,7 @@ def reference_and_weighted(use_log_q: bool, mask: bool, extra: bool, seed: int =
 @pytest.mark.parametrize("use_log_q", [False, True])
 @pytest.mark.parametrize("mask", [False, True])
 @pytest.mark.parametrize("extra", [False, True])
-def test_weighted_columns_equal_one_column_per_copy(use_log_q, mask, extra):
+def test_weighted_columns_match_masked_loss(use_log_q, mask, extra):
     reference, weighted, _, _ = reference_and_weighted(use_log_q, mask, extra)
     assert weighted == pytest.approx(reference, rel=1e-5)
 

@@ -43,7 +43,7 @@ def test_known_user_can_include_engaged(recommender):
 
 
 def test_scores_match_model(recommender):
-    # The index holds the item tower's vectors, so each score is the model's own score.
+    # The index contains the item tower's vectors, so each score is the model's own score.
     row = recommender.user_row("u7")
     expected = recommender.model.score(np.array([row]))[0]
     table = recommender.recommend("u7", k=5, include_engaged=True)

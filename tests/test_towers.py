@@ -94,7 +94,7 @@ def test_item_offset_adds_to_cosine():
     np.testing.assert_allclose(np.delete(change, 2, axis=1), 0.0, atol=1e-6)
 
 
-def test_user_tower_without_ids_ignores_the_id():
+def test_user_tower_without_ids():
     # With user_ids=False two users with equal features get equal embeddings, whatever
     # their ids, and a new user with those features gets the same one too.
     features = np.vstack([FEATURES[:1], FEATURES[:1], FEATURES[2:]])
@@ -346,7 +346,7 @@ def test_repeated_users_train_deterministically():
     assert np.array_equal(first.score(np.arange(N_USERS)), second.score(np.arange(N_USERS)))
 
 
-def test_model_saved_before_item_offsets_loads_without_them(tmp_path):
+def test_old_model_loads_without_offsets(tmp_path):
     # A saved config without the item_bias field comes from a model of plain unit
     # vectors, so loading it must not assume an offset column.
     import json

@@ -170,7 +170,12 @@ def feature_subsets(columns: FeatureColumns, max_single: int = 8) -> dict[str, F
     subsets = {"all user features": columns}
     for kind in FEATURE_KINDS:
         names = getattr(columns, kind)
-        groups = [[name] for name in names] if len(names) <= max_single else [names] if names else []
+        if not names:
+            continue
+        if len(names) <= max_single:
+            groups = [[name] for name in names]
+        else:
+            groups = [names]
         for group in groups:
             label = f"without {group[0]}" if len(group) == 1 else f"without the {len(group)} {kind} columns"
             subsets[label] = FeatureColumns(
@@ -179,7 +184,7 @@ def feature_subsets(columns: FeatureColumns, max_single: int = 8) -> dict[str, F
     return {label: subset for label, subset in subsets.items() if subset.all()}
 
 
-def _cold_start_ndcg(
+def _cold_start_metrics(
     data: InteractionData, split: Split, columns: FeatureColumns, config: TwoTowerConfig
 ) -> tuple[dict[str, float], float]:
     # Train on split's training pairs with user features only and rank for the users of
@@ -228,7 +233,7 @@ def run_cold_start(
     validation, _ = cold_start_split(known, cold_fraction, config.seed + 1)
     subsets = feature_subsets(data.user_features)
     scores = {
-        label: _cold_start_ndcg(data, validation, columns, tower_config)[0]["ndcg@10"]
+        label: _cold_start_metrics(data, validation, columns, tower_config)[0]["ndcg@10"]
         for label, columns in subsets.items()
     }
     chosen = max(scores, key=lambda label: (scores[label], label == "all user features"))
@@ -245,7 +250,7 @@ def run_cold_start(
         BenchRow(data.name, "cold start: popularity", evaluate(popularity.score, cold_split, ks=(10,)), popularity_seconds, settings),
     ]
     for label in dict.fromkeys([chosen, "all user features"]):
-        metrics, seconds = _cold_start_ndcg(data, cold_split, subsets[label], tower_config)
+        metrics, seconds = _cold_start_metrics(data, cold_split, subsets[label], tower_config)
         kind = "chosen on validation users" if label == chosen else "for comparison"
         rows.append(
             BenchRow(

@@ -110,7 +110,8 @@ def batch_columns(
     """
     if extra_ids is not None and log_sampling_probability is not None and not n_items:
         raise ValueError(
-            "n_items is needed to weigh uniformly drawn extra negatives; pass the catalogue size"
+            "missing n_items: extra negatives with the logQ correction need the catalogue "
+            "size; pass n_items"
         )
     positive_ids = tf.convert_to_tensor(positive_ids)
     batch = tf.shape(positive_ids)[0]

@@ -158,7 +158,7 @@ def build_tower(
     and ``"item_bias"`` (the item's learned offset times the temperature) for the content
     tower of a model with ``item_bias``. Their inner product divided by the temperature
     is then the cosine divided by the temperature plus the offset. ``ids=False`` leaves
-    out the id embedding whatever ``config.id_embedding_dim`` says.
+    out the id embedding even when ``config.id_embedding_dim`` is above 0.
 
     Each tower needs its own ``seed_offset``: with equal dropout seeds, the two towers of
     a training row get the same dropout mask, and the model learns to match masks
@@ -297,6 +297,9 @@ class TwoTowerModel:
 
         ``"inner_product"`` with an item offset, whose column makes the vectors
         longer than 1, and ``"cosine"`` for plain unit vectors.
+
+        NOTE: the HNSW recall figures in docs/benchmarks.md were measured on unit vectors.
+        HNSW recall on vectors with the offset column was not measured.
         """
         return "inner_product" if self.config.item_bias else "cosine"
 
@@ -361,9 +364,8 @@ class TwoTowerModel:
                         [config.extra_negatives], seed=seed + [0, 3], minval=0, maxval=n_items,
                         dtype=tf.int64,
                     )
-                # Each distinct item is embedded and scored once; a column's weight counts
-                # its copies and, with the logQ correction, divides by how often it is
-                # expected in a batch (see igtrends.losses.batch_columns).
+                # Each distinct item is embedded and scored once. Its column is weighted by
+                # its copies and, with the logQ correction, by its sampling probability.
                 columns = batch_columns(
                     batch_items, extra, log_q if config.logq_correction else None, n_items
                 )
@@ -435,15 +437,6 @@ class TwoTowerModel:
         )
         return self.history
 
-    def _start_offsets_at_popularity(self, log_probability: np.ndarray) -> None:
-        # The model starts as the popularity ranking: each item's offset is the log of
-        # its share of the training pairs, centred, and the unknown-id slot gets the
-        # mean. Training moves them from there; from zero, Adam's small steps leave
-        # them short of the popularity range within a few thousand steps.
-        offsets = log_probability - log_probability.mean()
-        layer = self.item_tower.get_layer("id_offset")
-        layer.set_weights([np.append(offsets, 0.0).astype(np.float32)[:, np.newaxis]])
-
     def _mean_loss(self, step, users: np.ndarray, items: np.ndarray) -> float:
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
@@ -468,7 +461,7 @@ class TwoTowerModel:
         """Return the embeddings of the given items (default: all).
 
         The first ``embedding_dim`` columns are a unit vector. With ``item_bias`` a last
-        column holds the item's offset times the temperature.
+        column contains the item's offset times the temperature.
         """
         items = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
         return self._embed_all(self.item_tower, self.item_features, items)
