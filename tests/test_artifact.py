@@ -38,9 +38,15 @@ def tiny_data(n_users: int = 120, n_items: int = 60, seed: int = 0) -> Interacti
         for item in rng.choice(group, 6, replace=False):
             pairs.append((f"u{user}", f"p{item}"))
     interactions = pd.DataFrame(pairs, columns=["user_id", "item_id"])
+    # Half of the users name their group among their tags, as a biography's hashtags do.
+    users["tags"] = [
+        [f"group{user % 3}", "daily"] if rng.random() < 0.5 else ["daily"] for user in range(n_users)
+    ]
     return InteractionData(
         "tiny", users, items, interactions,
-        FeatureColumns(log_numeric=["follower_count"], binary=["is_verified"], categorical=["country"]),
+        FeatureColumns(
+            log_numeric=["follower_count"], binary=["is_verified"], categorical=["country"], tags=["tags"]
+        ),
         FeatureColumns(numeric=["age_days"]),
     )
 

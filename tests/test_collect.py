@@ -138,7 +138,8 @@ def test_user_sources_merge_by_rank_then_time(tmp_path):
     search = {"users": [{"user": {**summary, "is_verified": True, "search_social_context": "1.2M followers"}}]}
     _put(store, "search_users", {"search_query": "ana"}, search, 1)
     _put(store, "post_likers", {"post_id": "9"}, {"users": [{**summary, "full_name": "Ana S."}]}, 3)
-    profile = {**summary, "is_verified": True, "following_count": 10, "media_count": 3}
+    profile = {**summary, "is_verified": True, "following_count": 10, "media_count": 3,
+               "biography": "Ana on tour #Travel"}  # fmt: skip
     _put(store, "user_info", {"username_or_url": "ana"}, profile, 2)
 
     user = build_tables(store)["users"].set_index("user_id").loc["1"]
@@ -148,6 +149,8 @@ def test_user_sources_merge_by_rank_then_time(tmp_path):
     assert bool(user["is_verified"]) is True
     # The profile (rank 2) beats the later likers entry (rank 0) for the name.
     assert user["full_name"] == "Ana"
+    # Only the profile has a biography; the other sources leave it alone.
+    assert user["biography"] == "Ana on tour #Travel"
 
 
 def test_latest_post_fetch_wins(tmp_path):

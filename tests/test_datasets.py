@@ -176,6 +176,7 @@ def instagram_tables() -> dict[str, pd.DataFrame]:
             "follower_count": pd.array([1_000_000, 200, None], dtype="Int64"),
             "following_count": pd.array([10, 300, 40], dtype="Int64"),
             "media_count": pd.array([500, 20, None], dtype="Int64"),
+            "biography": pd.array(["News daily #News #travel", None, "no tags here"], dtype="str"),
         }
     )
     day = 86_400
@@ -249,6 +250,17 @@ def test_instagram_user_features():
     assert list(data.user_ids) == ["1", "2", "3"]
     assert data.user_features.binary == ["is_verified"]
     assert data.user_features.log_numeric == ["follower_count", "following_count", "media_count"]
+    assert data.user_features.tags == ["bio_hashtags"]
+    # Hashtags are lowercased and lose their '#'. A missing biography has none.
+    assert data.users["bio_hashtags"].tolist() == [["news", "travel"], [], []]
+
+
+def test_instagram_without_biography_column():
+    tables = instagram_tables()
+    tables["users"] = tables["users"].drop(columns="biography")
+    validate("users", tables["users"])
+    data = instagram_interactions(tables)
+    assert data.users["bio_hashtags"].tolist() == [[], [], []]
 
 
 def test_instagram_drops_engagement_of_unknown_account(caplog):

@@ -193,3 +193,50 @@ def test_no_columns_gives_empty_matrix():
     matrix, encoder = encode_features(table, FeatureColumns(), np.arange(3))
     assert matrix.shape == (3, 0)
     assert encoder.feature_names == []
+
+
+# Tag lists
+
+
+def test_tags_multi_hot_over_training_vocabulary():
+    # Training rows 0..3 hold travel 3 times, food 2, art 1 and yoga 1. With max_tags 3
+    # the vocabulary is travel, food, then art before yoga (tie, alphabetical order).
+    # Row 4 is a test row: its "pets" is unknown and its "yoga" is outside the vocabulary,
+    # so only travel is set. Row 5 is missing and gets no tags.
+    table = pd.DataFrame(
+        {
+            "bio": [
+                ["travel", "food"],
+                ["travel", "art"],
+                ["food", "travel", "yoga"],
+                [],
+                ["pets", "yoga", "travel", "pets", "pets", "pets"],
+                None,
+            ]
+        }
+    )
+    columns = FeatureColumns(tags=["bio"], max_tags=3)
+    matrix, encoder = encode_features(table, columns, np.arange(4))
+    assert encoder.vocabularies == {"bio": ["travel", "food", "art"]}
+    assert encoder.feature_names == ["bio=travel", "bio=food", "bio=art"]
+    assert matrix.tolist() == [
+        [1.0, 1.0, 0.0],
+        [1.0, 0.0, 1.0],
+        [1.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0],
+    ]
+
+
+def test_tags_vocabulary_ignores_test_rows():
+    # "pets" appears only in test rows, however often, so it gets no column.
+    table = pd.DataFrame({"bio": [["art"], ["pets"], ["pets"], ["pets"]]})
+    _, encoder = encode_features(table, FeatureColumns(tags=["bio"]), np.array([0]))
+    assert encoder.vocabularies == {"bio": ["art"]}
+
+
+def test_tags_string_cell_rejected():
+    table = pd.DataFrame({"bio": ["travel food"]})
+    with pytest.raises(TypeError, match="tags column 'bio' holds 'travel food'.*list of strings"):
+        encode_features(table, FeatureColumns(tags=["bio"]), np.arange(1))

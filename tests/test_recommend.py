@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -85,6 +86,23 @@ def test_unknown_feature_named(recommender):
 def test_bad_feature_value_named(recommender):
     with pytest.raises(FeatureInputError, match="'follower_count' is numeric; got 'many'"):
         recommender.recommend_new_user({"follower_count": "many"})
+
+
+def test_new_user_tags_encoded(recommender, caplog):
+    # '#Group1' is normalised to the stored form 'group1', and 'unknown' has no column.
+    with caplog.at_level(logging.WARNING, logger="igtrends"):
+        encoded = recommender.new_user_features({"tags": ["#Group1", "unknown"]})
+    assert "feature 'tags': tags ['unknown'] are not in the model's vocabulary of 4 tags" in caplog.text
+    names = recommender.user_encoder.feature_names
+    tag_columns = {name: encoded[0, names.index(name)] for name in names if name.startswith("tags=")}
+    assert tag_columns == {"tags=daily": 0.0, "tags=group0": 0.0, "tags=group1": 1.0, "tags=group2": 0.0}
+    table = recommender.recommend_new_user({"tags": ["group1"]}, k=5)
+    assert len(table) == 5
+
+
+def test_bad_tags_value_named(recommender):
+    with pytest.raises(FeatureInputError, match="'tags' is a list of tags; got 'group1'"):
+        recommender.recommend_new_user({"tags": "group1"})
 
 
 def test_unknown_engaged_item_named(recommender):

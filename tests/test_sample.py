@@ -154,6 +154,42 @@ def test_hidden_topics_not_written(small_sample):
     assert not list(small_sample.folder.glob("*.json"))  # only endpoint folders
 
 
+def test_biography_hashtags_follow_interests(small_sample):
+    store = RawStore(small_sample.folder)
+    bio_tags = {}
+    for record in store.iter_records("user_info"):
+        profile = record["response"]
+        bio_tags[profile["pk"]] = [tag.lower() for tag in profile["biography"].split() if tag.startswith("#")]
+    assert set(bio_tags) == set(small_sample.user_ids)
+    share = np.mean([bool(tags) for tags in bio_tags.values()])
+    # Half of the 120 profiles list hashtags, give or take 0.18 (four standard deviations).
+    assert 0.3 < share < 0.7
+
+    # A hashtag's topic is the most common hidden topic of the posts that carry it.
+    position = {post_id: i for i, post_id in enumerate(small_sample.post_ids)}
+    topics_of_tag = {}
+    for record in store.iter_records("user_posts"):
+        for item in record["response"]["posts"]:
+            node = item["node"]
+            topic = small_sample.post_topics[position[node["pk"]]]
+            for word in node["caption"]["text"].split():
+                if word.startswith("#"):
+                    topics_of_tag.setdefault(word.lower(), []).append(topic)
+    tag_topic = {tag: np.bincount(topics).argmax() for tag, topics in topics_of_tag.items()}
+
+    # A biography's hashtags come from topics drawn from the user's interests, so the
+    # user's mean interest in them is far above the 1/6 of a topic chosen at random.
+    user_row = {user_id: i for i, user_id in enumerate(small_sample.user_ids)}
+    interest = [
+        small_sample.interests[user_row[user_id], tag_topic[tag]]
+        for user_id, tags in bio_tags.items()
+        for tag in tags
+        if tag in tag_topic
+    ]
+    assert len(interest) > 50
+    assert np.mean(interest) > 0.4
+
+
 def test_too_few_engagements_rejected(tmp_path):
     with pytest.raises(ConfigurationError, match="n_engagements"):
         generate_sample(tmp_path, n_users=100, n_posts=200, n_engagements=500)

@@ -19,6 +19,7 @@ def _users(**overrides):
         "follower_count": pd.array([27_000_000, None], dtype="Int64"),
         "following_count": pd.array([10, None], dtype="Int64"),
         "media_count": pd.array([5, 0], dtype="Int64"),
+        "biography": pd.array(["News #travel", None], dtype="str"),
     }
     columns.update(overrides)
     return pd.DataFrame(columns)
@@ -113,10 +114,20 @@ def test_parquet_round_trip_keeps_missing(tmp_path):
     assert users.loc["2", "following_count"] is pd.NA
     assert users.loc["2", "is_private"] is pd.NA
     assert pd.isna(users.loc["2", "full_name"])
+    assert users.loc["1", "biography"] == "News #travel"
+    assert pd.isna(users.loc["2", "biography"])
     assert tables["posts"].loc[0, "like_count"] is pd.NA
     assert str(tables["posts"]["taken_at"].dtype) == "datetime64[ns, UTC]"
     assert tables["posts"].loc[0, "taken_at"] == pd.Timestamp("2025-03-27T15:58:09Z")
     assert tables["engagements"]["time"].isna().tolist() == [True, False]
+
+
+def test_users_without_biography_round_trip(tmp_path):
+    # Tables written by earlier versions have no biography column.
+    tables = _tables()
+    tables["users"] = tables["users"].drop(columns="biography")
+    write_tables(tables, tmp_path)
+    assert "biography" not in read_tables(tmp_path)["users"].columns
 
 
 def test_invalid_table_writes_nothing(tmp_path):

@@ -157,7 +157,7 @@ def cold_start_split(split: Split, fraction: float, seed: int) -> tuple[Split, n
     return cold_split, cold
 
 
-FEATURE_KINDS = ("numeric", "log_numeric", "binary", "categorical")
+FEATURE_KINDS = ("numeric", "log_numeric", "binary", "categorical", "tags")
 
 
 def feature_subsets(columns: FeatureColumns, max_single: int = 8) -> dict[str, FeatureColumns]:
@@ -179,7 +179,8 @@ def feature_subsets(columns: FeatureColumns, max_single: int = 8) -> dict[str, F
         for group in groups:
             label = f"without {group[0]}" if len(group) == 1 else f"without the {len(group)} {kind} columns"
             subsets[label] = FeatureColumns(
-                **{other: [name for name in getattr(columns, other) if name not in group] for other in FEATURE_KINDS}
+                **{other: [name for name in getattr(columns, other) if name not in group] for other in FEATURE_KINDS},
+                max_tags=columns.max_tags,
             )
     return {label: subset for label, subset in subsets.items() if subset.all()}
 

@@ -62,7 +62,7 @@ _FOLLOWERS = re.compile(r"(\d[\d.,\u00a0\u202f ]*\s?(?:[KkMmBb]\b)?)\s*followers
 _USER_SOURCE_RANK = {"summary": 0, "search": 1, "profile": 2}
 _USER_COLUMNS = (
     "user_id", "username", "full_name", "is_verified", "is_private",
-    "follower_count", "following_count", "media_count",
+    "follower_count", "following_count", "media_count", "biography",
 )  # fmt: skip
 _POST_COLUMNS = (
     "post_id", "shortcode", "owner_id", "taken_at", "media_type",
@@ -479,6 +479,7 @@ class _RowCollector:
                 str(user_id), user.get("username"), user.get("full_name") or None,
                 user.get("is_verified"), user.get("is_private"), follower_count,
                 parse_count(user.get("following_count")), parse_count(user.get("media_count")),
+                user.get("biography") or None,
             )
         )  # fmt: skip
         return str(user_id)
@@ -539,7 +540,7 @@ def _users_table(rows: Iterable[tuple[Any, ...]]) -> pd.DataFrame:
         frame[column] = pd.array(frame[column].tolist(), dtype="boolean")
     merged = _coalesce_latest(frame, "user_id", ["rank", "fetched_at", "sequence"])
     users = merged[list(_USER_COLUMNS)].copy()
-    for column in ("user_id", "username", "full_name"):
+    for column in ("user_id", "username", "full_name", "biography"):
         users[column] = users[column].astype("str")
     if users["is_verified"].isna().any():
         unknown = users.loc[users["is_verified"].isna(), "user_id"].head(5).tolist()

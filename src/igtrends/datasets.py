@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from igtrends.collect import extract_hashtags
 from igtrends.errors import DatasetError
 from igtrends.log import get_logger
 
@@ -27,17 +28,21 @@ class FeatureColumns:
     ``log1p`` first (heavy-tailed counts), ``binary`` columns are 0/1 flags and
     ``categorical`` columns are one-hot encoded with an extra slot for unseen values.
     A missing value in a numeric column becomes the training median plus a
-    missing-indicator column.
+    missing-indicator column. ``tags`` columns hold a list of strings per row, such as
+    the hashtags of a biography, and become one 0/1 column for each of the
+    ``max_tags`` values most frequent in the training rows.
     """
 
     numeric: list[str] = field(default_factory=list)
     log_numeric: list[str] = field(default_factory=list)
     binary: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    max_tags: int = 64
 
     def all(self) -> list[str]:
         """Return every feature column name."""
-        return [*self.numeric, *self.log_numeric, *self.binary, *self.categorical]
+        return [*self.numeric, *self.log_numeric, *self.binary, *self.categorical, *self.tags]
 
 
 @dataclass
@@ -176,7 +181,8 @@ HASHTAG_FEATURES = 64
 def instagram_interactions(tables: dict[str, pd.DataFrame], name: str = "instagram") -> InteractionData:
     """Build the recommender's view of collected Instagram tables.
 
-    Users are accounts with their verified flag and counts. Items are posts with their
+    Users are accounts with their verified flag, counts and the hashtags of their
+    biography. Items are posts with their
     media type, age, owner's audience and most frequent hashtags. A post's own
     ``like_count`` and ``comment_count`` are left out on purpose: they include the
     engagements held out for testing, so using them would leak the test labels. A like and a
@@ -188,6 +194,8 @@ def instagram_interactions(tables: dict[str, pd.DataFrame], name: str = "instagr
     engagements = tables["engagements"]
 
     user_frame = users[["is_verified", "follower_count", "following_count", "media_count"]].copy()
+    biographies = users["biography"] if "biography" in users.columns else pd.Series(None, index=users.index)
+    user_frame["bio_hashtags"] = [extract_hashtags(text if isinstance(text, str) else None) for text in biographies]
 
     owners = users.reindex(posts["owner_id"])
     item_frame = pd.DataFrame(index=posts.index)
@@ -221,6 +229,8 @@ def instagram_interactions(tables: dict[str, pd.DataFrame], name: str = "instagr
         user_features=FeatureColumns(
             log_numeric=["follower_count", "following_count", "media_count"],
             binary=["is_verified"],
+            tags=["bio_hashtags"],
+            max_tags=HASHTAG_FEATURES,
         ),
         item_features=FeatureColumns(
             numeric=["age_days"],

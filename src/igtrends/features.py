@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,11 @@ class FeatureEncoder:
         for name in self.columns.categorical:
             values = table[name].astype("string").fillna(UNSEEN)
             self.vocabularies[name] = sorted(set(values) - {UNSEEN})
+        for name in self.columns.tags:
+            counts = Counter(tag for tags in table[name] for tag in _tag_list(name, tags))
+            # Most frequent first, ties in alphabetical order, so the choice is stable.
+            ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+            self.vocabularies[name] = [tag for tag, _ in ranked[: self.columns.max_tags]]
         self.feature_names = self._names()
         return self
 
@@ -59,6 +65,8 @@ class FeatureEncoder:
         names += list(self.columns.binary)
         for name in self.columns.categorical:
             names += [f"{name}={value}" for value in self.vocabularies[name]] + [f"{name}={UNSEEN}"]
+        for name in self.columns.tags:
+            names += [f"{name}={value}" for value in self.vocabularies[name]]
         return names
 
     def transform(self, table: pd.DataFrame) -> np.ndarray:
@@ -81,9 +89,29 @@ class FeatureEncoder:
             one_hot = np.zeros((len(table), len(vocabulary) + 1))
             one_hot[np.arange(len(table)), codes] = 1.0
             parts.append(one_hot)
+        for name in self.columns.tags:
+            lookup = {value: position for position, value in enumerate(self.vocabularies[name])}
+            multi_hot = np.zeros((len(table), len(lookup)))
+            for row, tags in enumerate(table[name]):
+                for tag in _tag_list(name, tags):
+                    if tag in lookup:
+                        multi_hot[row, lookup[tag]] = 1.0
+            parts.append(multi_hot)
         if not parts:
             return np.zeros((len(table), 0), dtype=np.float32)
         return np.hstack(parts).astype(np.float32)
+
+
+def _tag_list(name: str, tags: object) -> list[str]:
+    """Return the strings of one cell of a tags column; a missing cell has none."""
+    if tags is None or tags is pd.NA or (isinstance(tags, float) and np.isnan(tags)):
+        return []
+    if isinstance(tags, str) or not hasattr(tags, "__iter__"):
+        raise TypeError(
+            f"tags column {name!r} holds {tags!r}; each cell must be a list of strings, "
+            "such as ['travel', 'food'], or missing"
+        )
+    return [str(tag) for tag in tags]
 
 
 def encode_features(

@@ -137,8 +137,9 @@ class Recommender:
         """Encode a new user's raw features (and engaged item ids) like the training users.
 
         ``features`` maps user feature columns to values. A column left out counts as
-        missing, so it gets the training median (numeric), False (binary) or the unseen
-        category. ``engaged`` item ids fill the history part of the features when the
+        missing, so it gets the training median (numeric), False (binary), the unseen
+        category or no tags. A tags column takes a list of strings, such as
+        ``["travel", "food"]``. ``engaged`` item ids fill the history part of the features when the
         model was trained with user history.
         """
         if self.user_encoder is None:
@@ -154,6 +155,14 @@ class Recommender:
                 f"unknown user feature {unknown[0]!r}; the model knows {known}"
             )
         row = {name: _check_value(name, features.get(name), columns) for name in known}
+        for name in columns.tags:
+            vocabulary = set(self.user_encoder.vocabularies.get(name, []))
+            ignored = [tag for tag in row[name] or [] if tag not in vocabulary]
+            if ignored:
+                log.warning(
+                    "feature %r: tags %s are not in the model's vocabulary of %d tags and are ignored",
+                    name, ignored, len(vocabulary),
+                )  # fmt: skip
         encoded = self.user_encoder.transform(pd.DataFrame([row], columns=known))
         positions = self._item_positions(engaged)
         if self.user_history:
@@ -196,6 +205,14 @@ def _check_value(name: str, value: Any, columns) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise FeatureInputError(f"feature {name!r} is numeric; got {value!r}, use a finite number")
         return float(value)
+    if name in columns.tags:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(tag, str) for tag in value):
+            raise FeatureInputError(
+                f"feature {name!r} is a list of tags; got {value!r}, use a list of strings "
+                "such as [\"travel\", \"food\"]"
+            )
+        # Tags are stored lowercase without '#', as the tables hold hashtags.
+        return [tag.strip().lstrip("#").lower() for tag in value]
     return str(value)
 
 

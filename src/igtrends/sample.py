@@ -19,6 +19,9 @@ The world is built to behave like Instagram:
   mildly with the owner's followers, so personal interest dominates popularity.
 - A post's like and comment counts are the sampled engagements plus a hidden outside
   audience scaled by the owner's followers, so counts exceed the observed likers.
+- About half of the profiles list a few hashtags in their biography, drawn from their
+  owner's interests like a post's hashtags from its topic. This is the one signal of
+  taste that exists before an account engages with anything.
 
 The hidden topics and interests are returned in :class:`SampleInfo` for tests and are
 written to no file.
@@ -69,6 +72,8 @@ COMMENTED_ALSO_LIKED = 0.5
 MISSING_PROFILE_COUNTS_SHARE = 0.02
 MISSING_SEARCH_CONTEXT_SHARE = 0.1
 HIDDEN_LIKE_COUNT_SHARE = 0.01
+BIO_HASHTAG_SHARE = 0.5  # share of profiles whose biography lists hashtags
+BIO_HASHTAG_MEAN = 2.0  # mean number of hashtags in such a biography
 
 TOPIC_WORDS = (
     "travel", "food", "fitness", "gaming", "football", "news", "fashion", "beauty",
@@ -207,6 +212,9 @@ def generate_sample(
 
     users = _make_users(rng, n_users, n_posts, n_topics)
     posts = _make_posts(rng, users, n_posts, n_topics)
+    # A second generator draws the biographies, so that adding them left every other
+    # value of a given seed unchanged.
+    _add_biographies(np.random.default_rng([seed, 1]), users, posts)
     events = _sample_engagements(rng, users, posts, n_engagements)
     _add_post_counts(rng, users, posts, events)
     queries, search_results = _make_search(rng, users)
@@ -329,7 +337,7 @@ def _make_posts(
     ids = 3_300_000_000_000_000_000 + np.cumsum(rng.integers(10**9, 10**12, n_posts))
     media_type = rng.choice(MEDIA_TYPES, n_posts, p=MEDIA_TYPE_SHARES)
 
-    hashtags = _draw_hashtags(rng, topic, n_topics)
+    hashtags, vocabulary, in_topic_cdf = _draw_hashtags(rng, topic, n_topics)
     openings = rng.integers(0, len(CAPTION_OPENINGS), n_posts)
     capitalised = rng.random(n_posts) < 0.2
     captions = []
@@ -348,11 +356,40 @@ def _make_posts(
         "media_type": media_type,
         "caption": captions,
         "caption_id": (17_800_000_000_000_000 + np.arange(n_posts) * 7919).astype(str),
+        "vocabulary": vocabulary,
+        "in_topic_cdf": in_topic_cdf,
     }
 
 
-def _draw_hashtags(rng: np.random.Generator, topic: np.ndarray, n_topics: int) -> list[list[str]]:
-    """Draw each post's hashtags: mostly from its topic, Zipf-distributed overall."""
+def _add_biographies(rng: np.random.Generator, users: dict[str, Any], posts: dict[str, Any]) -> None:
+    """Draw each user's biography hashtags: topics from their interests, tags within a topic."""
+    n_users = users["n"]
+    in_topic_cdf = posts["in_topic_cdf"]
+    n_topics, n_forms = in_topic_cdf.shape
+    has_tags = rng.random(n_users) < BIO_HASHTAG_SHARE
+    n_tags = np.where(has_tags, 1 + rng.poisson(BIO_HASHTAG_MEAN - 1, n_users), 0)
+    user_of_draw = np.repeat(np.arange(n_users), n_tags)
+    cumulative = np.cumsum(users["interest"][user_of_draw], axis=1)
+    topic = (cumulative < rng.random(user_of_draw.size)[:, None] * cumulative[:, -1:]).sum(axis=1)
+    topic = np.minimum(topic, n_topics - 1)
+    form = (in_topic_cdf[topic] < rng.random(user_of_draw.size)[:, None]).sum(axis=1)
+    choice = topic * n_forms + np.minimum(form, n_forms - 1)
+    tags: list[list[str]] = [[] for _ in range(n_users)]
+    for user, tag in zip(user_of_draw.tolist(), posts["vocabulary"][choice].tolist()):
+        if tag not in tags[user]:
+            tags[user].append(tag)
+    users["bio_hashtags"] = tags
+
+
+def _draw_hashtags(
+    rng: np.random.Generator, topic: np.ndarray, n_topics: int
+) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    """Draw each post's hashtags: mostly from its topic, Zipf-distributed overall.
+
+    Returns:
+        The hashtags of each post, the vocabulary (topic-major, one tag per form) and the
+        cumulative distribution of each topic's tags, shape ``(n_topics, forms)``.
+    """
     words = [
         TOPIC_WORDS[t % len(TOPIC_WORDS)] + (str(t // len(TOPIC_WORDS)) if t >= len(TOPIC_WORDS) else "")
         for t in range(n_topics)
@@ -383,7 +420,7 @@ def _draw_hashtags(rng: np.random.Generator, topic: np.ndarray, n_topics: int) -
     for post, tag in zip(post_of_draw.tolist(), vocabulary[choice].tolist()):
         if tag not in hashtags[post]:
             hashtags[post].append(tag)
-    return hashtags
+    return hashtags, vocabulary, in_topic_cdf
 
 
 def _sample_engagements(
@@ -584,7 +621,11 @@ def _search_item(users: dict[str, Any], index: int, position: int) -> dict[str, 
 
 def _profile(users: dict[str, Any], index: int) -> dict[str, Any]:
     profile = _user_summary(users, index)
-    profile["biography"] = f"{users['username'][index].replace('_', ' ')} on Instagram"
+    biography = f"{users['username'][index].replace('_', ' ')} on Instagram"
+    tags = users["bio_hashtags"][index]
+    if tags:
+        biography += "\n" + " ".join(f"#{tag}" for tag in tags)
+    profile["biography"] = biography
     if not users["missing_counts"][index]:
         profile["follower_count"] = int(users["followers"][index])
         profile["following_count"] = int(users["following"][index])

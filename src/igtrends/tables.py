@@ -74,6 +74,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "follower_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
             "following_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
             "media_count": pa.Column("Int64", _NON_NEGATIVE, nullable=True),
+            # Tables built by earlier versions have no biography column, and they stay valid.
+            "biography": pa.Column(str, nullable=True, required=False),
         },
         strict=True,
         name="users",
@@ -182,7 +184,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: str | os.PathLike[s
     paths: dict[str, Path] = {}
     for name, df in validated.items():
         path = folder / f"{name}.parquet"
-        ordered = df[list(SCHEMAS[name].columns)].reset_index(drop=True)
+        ordered = df[[column for column in SCHEMAS[name].columns if column in df.columns]].reset_index(drop=True)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".parquet.tmp")
         os.close(handle)
         try:
