@@ -8,6 +8,11 @@ Item and query vectors are 64-dimensional and unit length, drawn from one of two
 - ``uniform``: uniformly random directions (normalised standard normal vectors), the
   worst case for graph indexes.
 
+``--item-offsets MEAN STD`` appends the column that a two-tower model with item offsets
+adds: each item gets a value drawn from a normal distribution, each query a 1, so a
+score is the cosine plus the item's offset and the search is a maximum inner-product
+search over vectors of unequal length.
+
 For each set and size the script reports build time, memory, queries per second (QPS)
 and recall@10 of HNSW against exact search at several ``ef`` settings. HNSW queries run
 on one thread. The exact back end runs query batches on two threads and also gives the
@@ -54,6 +59,16 @@ def make_vectors(kind: str, n: int, dim: int, rng: np.random.Generator, centres:
             noise += centres[rng.integers(0, len(centres), size)]
         vectors[start : start + size] = noise / np.linalg.norm(noise, axis=1, keepdims=True)
     return vectors
+
+
+def append_offsets(
+    items: np.ndarray, queries: np.ndarray, offsets: tuple[float, float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Append a normal offset column to ``items`` and a column of ones to ``queries``."""
+    mean, std = offsets
+    column = rng.normal(mean, std, (len(items), 1)).astype(np.float32)
+    ones = np.ones((len(queries), 1), dtype=np.float32)
+    return np.hstack([items, column]), np.hstack([queries, ones])
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
@@ -154,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact-batch", type=int, default=4096,
                         help="queries per exact search call (default: %(default)s)")
     parser.add_argument("--exact-only", action="store_true", help="measure the exact back end only")
+    parser.add_argument(
+        "--item-offsets", type=float, nargs=2, metavar=("MEAN", "STD"),
+        help="append a normal item offset column (and ones to the queries), as a model with item offsets does",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, help="write all rows as JSON to this file")
     args = parser.parse_args(argv)
@@ -168,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             items = make_vectors(kind, n, args.dim, rng, centres)
             queries = make_vectors(kind, args.queries, args.dim, rng, centres)
             setting = {"items": n, "kind": kind, "queries": args.queries, "load_before": os.getloadavg()[0]}
+            if args.item_offsets:
+                items, queries = append_offsets(items, queries, tuple(args.item_offsets), rng)
+                setting["kind"] = f"{kind} + offset"
+                setting["item_offsets"] = list(args.item_offsets)
             exact_row, truth = bench_exact(items, queries, k, args.exact_threads, batch=args.exact_batch)
             rows.append({**setting, **exact_row})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

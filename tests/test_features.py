@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from igtrends.datasets import FeatureColumns
+from igtrends.errors import ConfigurationError
 from igtrends.features import UNSEEN, FeatureEncoder, encode_features
 
 
@@ -238,5 +239,21 @@ def test_tags_vocabulary_ignores_test_rows():
 
 def test_tags_string_cell_rejected():
     table = pd.DataFrame({"bio": ["travel food"]})
-    with pytest.raises(TypeError, match="tags column 'bio' holds 'travel food'.*list of strings"):
+    with pytest.raises(TypeError, match="tags column 'bio' has an invalid cell 'travel food'.*list of strings"):
         encode_features(table, FeatureColumns(tags=["bio"]), np.arange(1))
+
+
+def test_tags_counted_once_per_row_and_normalised():
+    # x appears three times but in one row, y in two rows, so with max_tags 1 the
+    # vocabulary is y. "#Y " and "Y" are y after trimming, lowercasing and dropping '#',
+    # and a missing element is skipped.
+    table = pd.DataFrame({"bio": [["x", "x", "x"], ["#Y "], ["Y", None]]})
+    matrix, encoder = encode_features(table, FeatureColumns(tags=["bio"], max_tags=1), np.arange(3))
+    assert encoder.vocabularies == {"bio": ["y"]}
+    assert matrix[:, 0].tolist() == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("max_tags", [0, -1, 2.5, True])
+def test_invalid_max_tags_rejected(max_tags):
+    with pytest.raises(ConfigurationError, match=f"max_tags={max_tags!r} is invalid; use a positive integer"):
+        FeatureColumns(tags=["bio"], max_tags=max_tags)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from igtrends.collect import extract_hashtags
-from igtrends.errors import DatasetError
+from igtrends.errors import ConfigurationError, DatasetError
 from igtrends.log import get_logger
 
 log = get_logger("datasets")
@@ -29,8 +29,9 @@ class FeatureColumns:
     ``categorical`` columns are one-hot encoded with an extra slot for unseen values.
     A missing value in a numeric column becomes the training median plus a
     missing-indicator column. ``tags`` columns hold a list of strings per row, such as
-    the hashtags of a biography, and become one 0/1 column for each of the
-    ``max_tags`` values most frequent in the training rows.
+    the hashtags of a biography. Tags are compared trimmed, lowercase and without '#',
+    and each becomes one 0/1 column for the ``max_tags`` tags found in the most
+    training rows.
     """
 
     numeric: list[str] = field(default_factory=list)
@@ -39,6 +40,10 @@ class FeatureColumns:
     categorical: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     max_tags: int = 64
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_tags, bool) or not isinstance(self.max_tags, int) or self.max_tags < 1:
+            raise ConfigurationError(f"max_tags={self.max_tags!r} is invalid; use a positive integer such as 64")
 
     def all(self) -> list[str]:
         """Return every feature column name."""

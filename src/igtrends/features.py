@@ -53,7 +53,7 @@ class FeatureEncoder:
             self.vocabularies[name] = sorted(set(values) - {UNSEEN})
         for name in self.columns.tags:
             counts = Counter(tag for tags in table[name] for tag in _tag_list(name, tags))
-            # Most frequent first, ties in alphabetical order, so the choice is stable.
+            # Tags in the most rows first, ties in alphabetical order, so the choice is stable.
             ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
             self.vocabularies[name] = [tag for tag, _ in ranked[: self.columns.max_tags]]
         self.feature_names = self._names()
@@ -102,16 +102,22 @@ class FeatureEncoder:
         return np.hstack(parts).astype(np.float32)
 
 
+def normalise_tag(tag: str) -> str:
+    """Return ``tag`` as the tags columns store it: trimmed, lowercase, without '#'."""
+    return tag.strip().lstrip("#").lower()
+
+
 def _tag_list(name: str, tags: object) -> list[str]:
-    """Return the strings of one cell of a tags column; a missing cell has none."""
+    """Return the distinct normalised tags of one cell; a missing cell or element has none."""
     if tags is None or tags is pd.NA or (isinstance(tags, float) and np.isnan(tags)):
         return []
     if isinstance(tags, str) or not hasattr(tags, "__iter__"):
         raise TypeError(
-            f"tags column {name!r} holds {tags!r}; each cell must be a list of strings, "
+            f"tags column {name!r} has an invalid cell {tags!r}; each cell must be a list of strings, "
             "such as ['travel', 'food'], or missing"
         )
-    return [str(tag) for tag in tags]
+    normalised = (normalise_tag(tag) for tag in tags if isinstance(tag, str))
+    return list(dict.fromkeys(tag for tag in normalised if tag))
 
 
 def encode_features(

@@ -19,7 +19,7 @@ import pandas as pd
 
 from igtrends import artifact
 from igtrends.errors import ArtifactError, FeatureInputError, UnknownIdError
-from igtrends.features import FeatureEncoder
+from igtrends.features import FeatureEncoder, normalise_tag
 from igtrends.log import get_logger
 from igtrends.retrieval import ItemIndex, SearchResult, build_index, load_index
 from igtrends.training import TrainedRun, load_trained
@@ -157,10 +157,11 @@ class Recommender:
         row = {name: _check_value(name, features.get(name), columns) for name in known}
         for name in columns.tags:
             vocabulary = set(self.user_encoder.vocabularies.get(name, []))
-            ignored = [tag for tag in row[name] or [] if tag not in vocabulary]
+            ignored = [tag for tag in row[name] or [] if normalise_tag(tag) not in vocabulary]
             if ignored:
                 log.warning(
-                    "feature %r: tags %s are not in the model's vocabulary of %d tags and are ignored",
+                    "feature %r: tags %s are not in the model's vocabulary of %d tags and are "
+                    "ignored; encoders.json in the model folder lists the vocabulary",
                     name, ignored, len(vocabulary),
                 )  # fmt: skip
         encoded = self.user_encoder.transform(pd.DataFrame([row], columns=known))
@@ -211,8 +212,7 @@ def _check_value(name: str, value: Any, columns) -> Any:
                 f"feature {name!r} is a list of tags; got {value!r}, use a list of strings "
                 "such as [\"travel\", \"food\"]"
             )
-        # Tags are stored lowercase without '#', as the tables hold hashtags.
-        return [tag.strip().lstrip("#").lower() for tag in value]
+        return list(value)
     return str(value)
 
 
