@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,11 @@ def test_sample_sequence_end_to_end(tmp_path, monkeypatch):
 
     figures = list((tmp_path / "figures").rglob("*.png"))
     assert len(figures) >= 5
+    # Every figure in the report has alternative text for screen readers.
+    report = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    images = re.findall(r"<img [^>]*>", report)
+    assert len(images) == len(figures)
+    assert all(re.search(r'alt="(Chart|Panel)[^"]+"', image) for image in images)
     for stage in ("raw", "processed"):
         assert any((tmp_path / "data" / stage / "sample").iterdir())
 

@@ -454,3 +454,18 @@ def test_cooccurrence_heatmap_labels():
     matrix = pd.DataFrame([[3, 2], [2, 2]], index=["ai", "ml"], columns=["ai", "ml"])
     fig = plots.cooccurrence_heatmap(matrix)
     assert tick_texts(fig.axes[0], "y") == ["#ai", "#ml"]
+
+
+def test_alt_text_names_title_and_axes():
+    fig = plots.training_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
+    ax = fig.axes[0]
+    expected = f"Panel {ax.get_title()}: horizontal axis {ax.get_xlabel()}, vertical axis {ax.get_ylabel()}."
+    assert plots.alt_text(fig) == expected
+    fig.suptitle("Training")
+    assert plots.alt_text(fig) == f"Chart: Training. {expected}"
+
+
+def test_alt_text_of_unlabelled_figure():
+    fig = Figure()
+    fig.add_subplot()
+    assert plots.alt_text(fig) == "Chart without a title."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import nbformat
+from bs4 import BeautifulSoup
 
 from igtrends.report import write_report
 
@@ -38,3 +39,22 @@ def test_report_has_figures_not_code(tmp_path):
     assert "secret_code_line" not in html
     assert "dataset = " not in html
     assert "noisy log record" not in html
+
+
+def test_report_keeps_alt_text_of_figures(tmp_path):
+    code = nbformat.v4.new_code_cell("show()")
+    code.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"image/png": PIXEL, "text/plain": "<Figure>"},
+            metadata={"image/png": {"alt": 'Panel "Loss": horizontal axis epoch.'}},
+        )
+    ]
+    path = tmp_path / "04_evaluate.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[code]), path)
+    html = write_report(tmp_path, [path]).read_text(encoding="utf-8")
+    images = BeautifulSoup(html, "html.parser").find_all("img")
+    assert len(images) == 1
+    assert images[0]["src"] == f"data:image/png;base64,{PIXEL}"
+    # The quotes inside the text survive the attribute's escaping.
+    assert images[0]["alt"] == 'Panel "Loss": horizontal axis epoch.'

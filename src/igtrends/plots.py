@@ -117,6 +117,39 @@ def save_figure(
 # Instagram tables
 
 
+def alt_text(fig: Figure) -> str:
+    """Describe ``fig`` in one sentence per panel, for the alternative text of an image.
+
+    The sentence names the figure's title, each panel's title and its axis labels, so a
+    screen reader can tell which chart it is. It does not describe the data.
+    """
+    parts = []
+    suptitle = fig.get_suptitle()
+    if suptitle:
+        parts.append(f"Chart: {suptitle}.")
+    for ax in fig.axes:
+        title, xlabel, ylabel = ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+        if not (title or xlabel or ylabel):
+            continue  # colour bars and other unlabelled axes
+        panel = f"Panel {title}" if title else "Panel"
+        labels = [f"horizontal axis {xlabel}" if xlabel else "", f"vertical axis {ylabel}" if ylabel else ""]
+        labels = [label for label in labels if label]
+        parts.append(f"{panel}: {', '.join(labels)}." if labels else f"{panel}.")
+    return " ".join(parts) or "Chart without a title."
+
+
+def display_figure(fig: Figure, alt: str | None = None) -> None:
+    """Show ``fig`` in a notebook with alternative text, which report.html keeps.
+
+    Args:
+        fig: The figure to show.
+        alt: The alternative text. None means :func:`alt_text` of ``fig``.
+    """
+    from IPython.display import display
+
+    display(fig, metadata={"image/png": {"alt": alt if alt is not None else alt_text(fig)}})
+
+
 def follower_histogram(users: pd.DataFrame, bins: int = 30) -> Figure:
     """Plot the distribution of follower counts, raw on a log axis and min-max scaled.
 

@@ -2,12 +2,14 @@
 
 The report contains no code. Code cells keep only their outputs, and outputs on
 standard error (log records and progress bars) are left out. Figures are PNG images
-embedded in the page as data URIs, so ``report.html`` is one self-contained file.
+embedded in the page as data URIs, so ``report.html`` is one self-contained file. A
+figure shown with :func:`igtrends.plots.display_figure` keeps its alternative text.
 """
 
 from __future__ import annotations
 
 import copy
+import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,13 +45,27 @@ def build_report_notebook(notebooks: Sequence[str | Path]) -> nbformat.NotebookN
                 continue
             if cell.cell_type == "code":
                 cell.outputs = [
-                    output for output in cell.get("outputs", [])
+                    _with_alt_text(output) for output in cell.get("outputs", [])
                     if not (output.get("output_type") == "stream" and output.get("name") == "stderr")
                 ]
                 if not cell.outputs:
                     continue
             combined.cells.append(cell)
     return combined
+
+
+def _with_alt_text(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Turn a PNG output with alternative text into an HTML image that carries it.
+
+    nbconvert's lab template (7.17), which the report uses, ignores the ``alt`` metadata of
+    images and gives every image the same placeholder text.
+    """
+    alt = (output.get("metadata") or {}).get("image/png", {}).get("alt")
+    png = (output.get("data") or {}).get("image/png")
+    if not alt or not png:
+        return output
+    image = f'<img src="data:image/png;base64,{html.escape(png.strip())}" alt="{html.escape(alt)}">'
+    return nbformat.v4.new_output(output["output_type"], data={"text/html": image}, metadata={})
 
 
 def write_report(
