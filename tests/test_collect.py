@@ -149,7 +149,7 @@ def test_user_sources_merge_by_rank_then_time(tmp_path):
     assert bool(user["is_verified"]) is True
     # The profile (rank 2) beats the later likers entry (rank 0) for the name.
     assert user["full_name"] == "Ana"
-    # Only the profile has a biography; the other sources leave it alone.
+    # Only the profile has a biography. The other sources leave it unchanged.
     assert user["biography"] == "Ana on tour #Travel"
 
 

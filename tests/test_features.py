@@ -200,7 +200,7 @@ def test_no_columns_gives_empty_matrix():
 
 
 def test_tags_multi_hot_over_training_vocabulary():
-    # Training rows 0..3 hold travel 3 times, food 2, art 1 and yoga 1. With max_tags 3
+    # Training rows 0..3 contain travel 3 times, food 2, art 1 and yoga 1. With max_tags 3
     # the vocabulary is travel, food, then art before yoga (tie, alphabetical order).
     # Row 4 is a test row: its "pets" is unknown and its "yoga" is outside the vocabulary,
     # so only travel is set. Row 5 is missing and gets no tags.

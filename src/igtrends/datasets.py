@@ -187,11 +187,11 @@ def instagram_interactions(tables: dict[str, pd.DataFrame], name: str = "instagr
     """Build the recommender's view of collected Instagram tables.
 
     Users are accounts with their verified flag, counts and the hashtags of their
-    biography. Items are posts with their
-    media type, age, owner's audience and most frequent hashtags. A post's own
-    ``like_count`` and ``comment_count`` are left out on purpose: they include the
-    engagements held out for testing, so using them would leak the test labels. A like and a
-    comment by the same user on the same post make one interaction.
+    biography. Items are posts with their media type, age, owner's audience and most
+    frequent hashtags. A post's own ``like_count`` and ``comment_count`` are left out on
+    purpose: they include the engagements held out for testing, so using them would leak
+    the test labels. A like and a comment by the same user on the same post make one
+    interaction.
     """
     users = tables["users"].set_index("user_id")
     posts = tables["posts"].set_index("post_id")
@@ -199,8 +199,9 @@ def instagram_interactions(tables: dict[str, pd.DataFrame], name: str = "instagr
     engagements = tables["engagements"]
 
     user_frame = users[["is_verified", "follower_count", "following_count", "media_count"]].copy()
+    # Tables built by earlier versions have no biography column.
     biographies = users["biography"] if "biography" in users.columns else pd.Series(None, index=users.index)
-    user_frame["bio_hashtags"] = [extract_hashtags(text if isinstance(text, str) else None) for text in biographies]
+    user_frame["bio_hashtags"] = [extract_hashtags(text) if isinstance(text, str) else [] for text in biographies]
 
     owners = users.reindex(posts["owner_id"])
     item_frame = pd.DataFrame(index=posts.index)

@@ -108,7 +108,7 @@ def normalise_tag(tag: str) -> str:
 
 
 def _tag_list(name: str, tags: object) -> list[str]:
-    """Return the distinct normalised tags of one cell; a missing cell or element has none."""
+    """Return the distinct normalised tags of one cell. A missing cell or element gives none."""
     if tags is None or tags is pd.NA or (isinstance(tags, float) and np.isnan(tags)):
         return []
     if isinstance(tags, str) or not hasattr(tags, "__iter__"):

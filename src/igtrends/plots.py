@@ -118,10 +118,10 @@ def save_figure(
 
 
 def alt_text(fig: Figure) -> str:
-    """Describe ``fig`` in one sentence per panel, for the alternative text of an image.
+    """Describe ``fig`` for the alternative text of an image, in one sentence per panel.
 
-    The sentence names the figure's title, each panel's title and its axis labels, so a
-    screen reader can tell which chart it is. It does not describe the data.
+    The sentences name the figure's title, each panel's title and its axis labels, so a
+    screen reader can tell which chart it is. They do not describe the data.
     """
     parts = []
     suptitle = fig.get_suptitle()
@@ -132,8 +132,11 @@ def alt_text(fig: Figure) -> str:
         if not (title or xlabel or ylabel):
             continue  # colour bars and other unlabelled axes
         panel = f"Panel {title}" if title else "Panel"
-        labels = [f"horizontal axis {xlabel}" if xlabel else "", f"vertical axis {ylabel}" if ylabel else ""]
-        labels = [label for label in labels if label]
+        labels = []
+        if xlabel:
+            labels.append(f"horizontal axis {xlabel}")
+        if ylabel:
+            labels.append(f"vertical axis {ylabel}")
         parts.append(f"{panel}: {', '.join(labels)}." if labels else f"{panel}.")
     return " ".join(parts) or "Chart without a title."
 

@@ -212,8 +212,8 @@ def generate_sample(
 
     users = _make_users(rng, n_users, n_posts, n_topics)
     posts = _make_posts(rng, users, n_posts, n_topics)
-    # A second generator draws the biographies, so that adding them left every other
-    # value of a given seed unchanged.
+    # A second generator draws the biographies, so the other values of a seed do not
+    # depend on them.
     _add_biographies(np.random.default_rng([seed, 1]), users, posts)
     events = _sample_engagements(rng, users, posts, n_engagements)
     _add_post_counts(rng, users, posts, events)
@@ -327,8 +327,7 @@ def _make_posts(
 
     # A post's topic follows its owner's own interests, so accounts stay on theme.
     cumulative = np.cumsum(users["interest"][owner], axis=1)
-    topic = (cumulative < rng.random(n_posts)[:, None] * cumulative[:, -1:]).sum(axis=1)
-    topic = np.minimum(topic, n_topics - 1)
+    topic = _inverse_cdf(cumulative, rng.random(n_posts) * cumulative[:, -1])
 
     taken_at = np.sort(rng.integers(START, END, n_posts))
     order = rng.permutation(n_posts)  # decouple owners and topics from time order
@@ -365,20 +364,15 @@ def _add_biographies(rng: np.random.Generator, users: dict[str, Any], posts: dic
     """Draw each user's biography hashtags: topics from their interests, tags within a topic."""
     n_users = users["n"]
     in_topic_cdf = posts["in_topic_cdf"]
-    n_topics, n_forms = in_topic_cdf.shape
     has_tags = rng.random(n_users) < BIO_HASHTAG_SHARE
     n_tags = np.where(has_tags, 1 + rng.poisson(BIO_HASHTAG_MEAN - 1, n_users), 0)
     user_of_draw = np.repeat(np.arange(n_users), n_tags)
+
     cumulative = np.cumsum(users["interest"][user_of_draw], axis=1)
-    topic = (cumulative < rng.random(user_of_draw.size)[:, None] * cumulative[:, -1:]).sum(axis=1)
-    topic = np.minimum(topic, n_topics - 1)
-    form = (in_topic_cdf[topic] < rng.random(user_of_draw.size)[:, None]).sum(axis=1)
-    choice = topic * n_forms + np.minimum(form, n_forms - 1)
-    tags: list[list[str]] = [[] for _ in range(n_users)]
-    for user, tag in zip(user_of_draw.tolist(), posts["vocabulary"][choice].tolist()):
-        if tag not in tags[user]:
-            tags[user].append(tag)
-    users["bio_hashtags"] = tags
+    topic = _inverse_cdf(cumulative, rng.random(user_of_draw.size) * cumulative[:, -1])
+    form = _inverse_cdf(in_topic_cdf[topic], rng.random(user_of_draw.size))
+    choice = topic * in_topic_cdf.shape[1] + form
+    users["bio_hashtags"] = _distinct_per_owner(n_users, user_of_draw, posts["vocabulary"][choice])
 
 
 def _draw_hashtags(
@@ -410,17 +404,31 @@ def _draw_hashtags(
     from_topic = rng.random(post_of_draw.size) < IN_TOPIC_HASHTAG_SHARE
 
     draw_topic = topic[post_of_draw]
-    in_topic_choice = (in_topic_cdf[draw_topic] < uniform[:, None]).sum(axis=1)
-    in_topic_choice = np.minimum(in_topic_choice, len(TAG_FORMS) - 1) + draw_topic * len(TAG_FORMS)
+    in_topic_choice = _inverse_cdf(in_topic_cdf[draw_topic], uniform) + draw_topic * len(TAG_FORMS)
     global_choice = np.minimum(np.searchsorted(global_cdf, uniform), vocabulary.size - 1)
     choice = np.where(from_topic, in_topic_choice, global_choice)
     assert (tag_topic[in_topic_choice] == draw_topic).all()
 
-    hashtags: list[list[str]] = [[] for _ in range(topic.size)]
-    for post, tag in zip(post_of_draw.tolist(), vocabulary[choice].tolist()):
-        if tag not in hashtags[post]:
-            hashtags[post].append(tag)
+    hashtags = _distinct_per_owner(topic.size, post_of_draw, vocabulary[choice])
     return hashtags, vocabulary, in_topic_cdf
+
+
+def _inverse_cdf(cumulative: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Return, for each row, the first column whose cumulative weight reaches its target.
+
+    ``targets`` are uniform draws scaled to each row's total weight. The result is capped
+    at the last column, which rounding could otherwise pass.
+    """
+    return np.minimum((cumulative < targets[:, None]).sum(axis=1), cumulative.shape[1] - 1)
+
+
+def _distinct_per_owner(n_owners: int, owners: np.ndarray, values: np.ndarray) -> list[list[str]]:
+    """Collect ``values`` into one list per owner, without repeats, in draw order."""
+    lists: list[list[str]] = [[] for _ in range(n_owners)]
+    for owner, value in zip(owners.tolist(), values.tolist()):
+        if value not in lists[owner]:
+            lists[owner].append(value)
+    return lists
 
 
 def _sample_engagements(
